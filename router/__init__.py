@@ -1,0 +1,36 @@
+"""router: route e-commerce order batches to warehouses and stores at sale-day peaks.
+
+    import router
+    instance = router.load("instances/hand/split.yaml")
+    plan = router.solve(instance, solver="auto", time_limit=1.0)
+    router.verify(instance, plan)
+"""
+
+import logging
+
+from router.compile import Problem, compile_problem
+from router.errors import InputError, RouterError, SolverUnavailable, VerificationError
+from router.instance import GapInstance, Instance
+from router.load import load, loads, parse_gap, parse_json, parse_yaml
+from router.plan import Plan
+from router.solve import solve
+from router.solvers.base import Status
+from router.verify import VerifyReport, verify
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+
+def solvers() -> dict[str, str]:
+    """Solvers usable on this machine, name -> description."""
+    from router.solvers.base import registry
+
+    return {n: i.description for n, i in sorted(registry().items()) if i.available() is None}
+
+
+__all__ = [
+    "GapInstance", "InputError", "Instance", "Plan", "Problem", "RouterError", "SolverUnavailable",
+    "Status", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
+    "parse_gap", "parse_json", "parse_yaml", "solve", "solvers", "verify",
+]

@@ -1,0 +1,273 @@
+"""The plan: ``router/plan-v1`` (SPEC section 4), built from a solver result and read/written
+as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from router.compile import Problem
+from router.errors import InputError
+from router.evaluate import cost as compiled_cost
+
+FORMAT = "router/plan-v1"
+STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLine:
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    order: str
+    node: str
+    lines: tuple[PlanLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unfilled:
+    order: str
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    package: float
+    unit: float
+    unfilled: float
+    total: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A routed batch: shipments, unfilled lines, cost, solver status and statistics."""
+
+    instance: str
+    solver: str
+    status: str
+    objective: float | None
+    lower_bound: float | None
+    cost: CostBreakdown | None
+    shipments: tuple[Shipment, ...]
+    unfilled: tuple[Unfilled, ...]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_plan(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap between the objective and the proven lower bound."""
+        if self.objective is None or self.lower_bound is None:
+            return None
+        return relative_gap(self.objective, self.lower_bound)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "instance": self.instance,
+            "solver": self.solver,
+            "status": self.status,
+            "objective": _num(self.objective),
+            "lower_bound": _num(self.lower_bound),
+            "cost": None if self.cost is None else {
+                "package": _round(self.cost.package), "unit": _round(self.cost.unit),
+                "unfilled": _round(self.cost.unfilled), "total": _round(self.cost.total)},
+            "shipments": [{"order": s.order, "node": s.node,
+                           "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]}
+                          for s in self.shipments],
+            "unfilled": [{"order": u.order, "sku": u.sku, "qty": u.qty} for u in self.unfilled],
+            "stats": _jsonable(self.stats),
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def write(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    @staticmethod
+    def from_dict(d: Any, source: str = "<dict>") -> Plan:
+        return plan_from_dict(d, source)
+
+    @staticmethod
+    def from_json(text: str, source: str = "<string>") -> Plan:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError([("", f"not valid JSON: {e.msg} at line {e.lineno} column "
+                                   f"{e.colno}")], source) from None
+        return plan_from_dict(d, source)
+
+    @staticmethod
+    def read(path: str | os.PathLike[str]) -> Plan:
+        from router.load import read_text
+
+        return Plan.from_json(read_text(path), str(path))
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    if not math.isfinite(objective) or not math.isfinite(bound):
+        return math.inf
+    return max(0.0, objective - bound) / max(abs(objective), 1e-9)
+
+
+def _round(x: float) -> float:
+    return round(float(x), 6)
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else _round(x)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v
+
+
+def build_plan(problem: Problem, solver: str, status: str, x: np.ndarray | None,
+               lower_bound: float | None, stats: dict[str, Any]) -> Plan:
+    """Turn units per line-arc into shipments and unfilled lines (ids, not indices)."""
+    if x is None:
+        return Plan(instance=problem.name, solver=solver, status=status, objective=None,
+                    lower_bound=lower_bound, cost=None, shipments=(), unfilled=(), stats=stats)
+    x = np.asarray(x, dtype=np.int64)
+    c = compiled_cost(problem, x)
+    nz = np.flatnonzero(x > 0)  # sorted by (line, node); regroup by (order, node)
+    arcs = problem.e_arc[nz]
+    order_by_arc = np.argsort(arcs, kind="stable")
+    nz, arcs = nz[order_by_arc], arcs[order_by_arc]
+    bounds = np.flatnonzero(np.diff(arcs)) + 1
+    oids, nids, sids = problem.order_ids, problem.node_ids, problem.sku_ids
+    line_sku = problem.line_sku[problem.e_line[nz]].tolist()
+    qty = x[nz].tolist()
+    arc_list = arcs.tolist()
+    shipments = []
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(nz)]
+    for s, e in zip(starts, ends, strict=True):
+        if s == e:
+            continue
+        a = arc_list[s]
+        shipments.append(Shipment(
+            order=oids[int(problem.arc_order[a])], node=nids[int(problem.arc_node[a])],
+            lines=tuple(PlanLine(sids[line_sku[k]], qty[k]) for k in range(s, e))))
+    shipped = np.bincount(problem.e_line, weights=x, minlength=problem.n_lines).astype(np.int64)
+    short = problem.line_qty - shipped
+    unfilled = tuple(
+        Unfilled(oids[int(problem.line_order[ln])], sids[int(problem.line_sku[ln])],
+                 int(short[ln]))
+        for ln in np.flatnonzero(short > 0))
+    total = c.total
+    return Plan(instance=problem.name, solver=solver, status=status,
+                objective=total if math.isfinite(total) else None, lower_bound=lower_bound,
+                cost=CostBreakdown(c.package, c.unit, c.unfilled, total),
+                shipments=tuple(shipments), unfilled=unfilled, stats=stats)
+
+
+def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
+    """Read a plan mapping, reporting every structural problem as ``path: message``."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(d, dict):
+        raise InputError([("", "a plan must be a JSON object")], source)
+    if d.get("format", FORMAT) != FORMAT:
+        problems.append(("format", f"must be {FORMAT!r}"))
+    for key in ("instance", "solver", "status"):
+        if not isinstance(d.get(key), str):
+            problems.append((key, "required string is missing"))
+    if d.get("status") not in STATUSES and isinstance(d.get("status"), str):
+        problems.append(("status", f"must be one of {', '.join(STATUSES)}"))
+
+    def num(v: Any, path: str) -> float | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            problems.append((path, "must be a finite number or null"))
+            return None
+        return float(v)
+
+    def qty(v: Any, path: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            problems.append((path, "must be a positive integer"))
+            return 0
+        return v
+
+    def text(v: Any, path: str) -> str:
+        if not isinstance(v, str):
+            problems.append((path, "must be a string"))
+            return ""
+        return v
+
+    objective = num(d.get("objective"), "objective")
+    lower = num(d.get("lower_bound"), "lower_bound")
+    cost = None
+    cd = d.get("cost")
+    if isinstance(cd, dict):
+        vals = [num(cd.get(k), f"cost.{k}") or 0.0 for k in ("package", "unit", "unfilled",
+                                                             "total")]
+        cost = CostBreakdown(*vals)
+    elif cd is not None:
+        problems.append(("cost", "must be an object or null"))
+    shipments = []
+    sv = d.get("shipments", [])
+    if not isinstance(sv, list):
+        problems.append(("shipments", "must be a list"))
+        sv = []
+    for i, s in enumerate(sv):
+        p = f"shipments[{i}]"
+        if not isinstance(s, dict):
+            problems.append((p, "must be an object"))
+            continue
+        lines = []
+        lv = s.get("lines")
+        if not isinstance(lv, list):
+            problems.append((f"{p}.lines", "must be a list"))
+            lv = []
+        for k, ln in enumerate(lv):
+            if not isinstance(ln, dict):
+                problems.append((f"{p}.lines[{k}]", "must be an object"))
+                continue
+            lines.append(PlanLine(text(ln.get("sku"), f"{p}.lines[{k}].sku"),
+                                  qty(ln.get("qty"), f"{p}.lines[{k}].qty")))
+        shipments.append(Shipment(text(s.get("order"), f"{p}.order"),
+                                  text(s.get("node"), f"{p}.node"), tuple(lines)))
+    unfilled = []
+    uv = d.get("unfilled", [])
+    if not isinstance(uv, list):
+        problems.append(("unfilled", "must be a list"))
+        uv = []
+    for i, u in enumerate(uv):
+        p = f"unfilled[{i}]"
+        if not isinstance(u, dict):
+            problems.append((p, "must be an object"))
+            continue
+        unfilled.append(Unfilled(text(u.get("order"), f"{p}.order"),
+                                 text(u.get("sku"), f"{p}.sku"), qty(u.get("qty"), f"{p}.qty")))
+    stats = d.get("stats", {})
+    if not isinstance(stats, dict):
+        problems.append(("stats", "must be an object"))
+        stats = {}
+    if problems:
+        raise InputError(problems, source)
+    return Plan(instance=d["instance"], solver=d["solver"], status=d["status"],
+                objective=objective, lower_bound=lower, cost=cost, shipments=tuple(shipments),
+                unfilled=tuple(unfilled), stats=stats)

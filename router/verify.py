@@ -1,0 +1,264 @@
+"""The independent verifier: checks a plan against its instance, from the instance alone.
+
+Nothing here uses the compiled arrays a solver saw: distances, zones, eligibility, stock,
+capacities and cost are recomputed from the value objects with scalar arithmetic, so a bug in
+compilation or in a solver cannot hide itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from router.errors import VerificationError
+from router.instance import GAP_SKU, GapInstance, Instance
+from router.plan import CostBreakdown, Plan
+
+EARTH_RADIUS_KM = 6371.0
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    code: str
+    message: str
+    order: str | None = None
+    node: str | None = None
+    sku: str | None = None
+
+    def __str__(self) -> str:
+        where = ", ".join(f"{k} {v}" for k, v in (("order", self.order), ("node", self.node),
+                                                   ("sku", self.sku)) if v is not None)
+        return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``ok`` when the plan satisfies every constraint and its stated cost agrees."""
+
+    violations: tuple[Violation, ...]
+    cost: CostBreakdown
+    stated_objective: float | None
+
+    @property
+    def feasible(self) -> bool:
+        return not any(v.code != "cost-mismatch" for v in self.violations)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def __str__(self) -> str:
+        head = (f"plan is valid; cost {self.cost.total:.6f}" if self.ok
+                else f"plan has {len(self.violations)} problem(s); recomputed cost "
+                     f"{self.cost.total:.6f}")
+        return "\n".join([head, *(f"  {v}" for v in self.violations)])
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2) - math.radians(lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+def cost_agrees(stated: float, recomputed: float) -> bool:
+    return abs(stated - recomputed) <= 1e-6 + 1e-9 * abs(recomputed)
+
+
+def verify(instance: Instance | GapInstance, plan: Plan, *,
+           raise_on_error: bool = True) -> VerifyReport:
+    """Check ``plan`` against ``instance``; raise :class:`VerificationError` on any violation
+    (or return the report with ``raise_on_error=False``)."""
+    if isinstance(instance, GapInstance):
+        report = _verify_gap(instance, plan)
+    else:
+        report = _verify_routing(instance, plan)
+    if raise_on_error and not report.ok:
+        raise VerificationError(report)
+    return report
+
+
+def _common(plan: Plan, name: str, out: list[Violation]) -> None:
+    if plan.instance != name:
+        out.append(Violation("instance", f"plan is for {plan.instance!r}, not {name!r}"))
+    if plan.status not in ("optimal", "feasible"):
+        out.append(Violation("status", f"plan has status {plan.status!r}: nothing to ship"))
+
+
+def _check_cost(plan: Plan, cost: CostBreakdown, out: list[Violation]) -> None:
+    if plan.objective is None:
+        if plan.status in ("optimal", "feasible"):
+            out.append(Violation("cost-mismatch", "plan states no objective"))
+        return
+    if not cost_agrees(plan.objective, cost.total):
+        out.append(Violation("cost-mismatch", f"stated objective {plan.objective:.6f} but the "
+                                              f"plan costs {cost.total:.6f}"))
+    if plan.cost is not None:
+        for part in ("package", "unit", "unfilled", "total"):
+            stated, real = getattr(plan.cost, part), getattr(cost, part)
+            if not cost_agrees(stated, real):
+                out.append(Violation("cost-mismatch", f"stated {part} cost {stated:.6f} but "
+                                                      f"recomputed {real:.6f}"))
+
+
+def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
+    out: list[Violation] = []
+    _common(plan, inst.name, out)
+    nodes = {n.id: n for n in inst.nodes}
+    orders = {o.id: o for o in inst.orders}
+    skus = {s.id: s for s in inst.skus}
+    zones = inst.shipping.zones
+    express_km = inst.shipping.express_max_km
+
+    shipped: dict[tuple[str, str], int] = defaultdict(int)  # (order, sku) -> units
+    stock_used: dict[tuple[str, str], int] = defaultdict(int)  # (node, sku) -> units
+    node_packages: dict[str, int] = defaultdict(int)
+    node_units: dict[str, int] = defaultdict(int)
+    order_packages: dict[str, int] = defaultdict(int)
+    seen: set[tuple[str, str]] = set()
+    package_cost: list[float] = []
+    unit_cost: list[float] = []
+
+    for s in plan.shipments:
+        o, n = orders.get(s.order), nodes.get(s.node)
+        if o is None:
+            out.append(Violation("unknown-order", "shipment for an order not in the batch",
+                                 order=s.order, node=s.node))
+        if n is None:
+            out.append(Violation("unknown-node", "shipment from a node not in the network",
+                                 order=s.order, node=s.node))
+        if o is None or n is None:
+            continue
+        if (o.id, n.id) in seen:
+            out.append(Violation("duplicate-shipment", "two shipments from one node for one "
+                                                       "order", order=o.id, node=n.id))
+        seen.add((o.id, n.id))
+        if not s.lines or sum(ln.qty for ln in s.lines) < 1:
+            out.append(Violation("empty-shipment", "a shipment must carry at least one unit",
+                                 order=o.id, node=n.id))
+            continue
+        d = haversine_km(n.lat, n.lon, o.lat, o.lon)
+        zone = next((z for z in zones if d <= z.max_km), None)
+        if zone is None:
+            out.append(Violation("out-of-zone", f"distance {d:.1f} km is beyond every zone",
+                                 order=o.id, node=n.id))
+        if o.service == "express" and express_km is not None and d > express_km:
+            out.append(Violation("express", f"express order served from {d:.1f} km, beyond "
+                                            f"{express_km:g} km", order=o.id, node=n.id))
+        if n.service_radius_km is not None and d > n.service_radius_km:
+            out.append(Violation("service-radius", f"{d:.1f} km is beyond the node's service "
+                                                   f"radius {n.service_radius_km:g} km",
+                                 order=o.id, node=n.id))
+        node_packages[n.id] += 1
+        order_packages[o.id] += 1
+        if zone is not None:
+            package_cost.append(zone.per_package + n.handling_per_package)
+        order_skus = {ln.sku for ln in o.lines}
+        line_seen: set[str] = set()
+        for ln in s.lines:
+            sku = skus.get(ln.sku)
+            if sku is None or ln.sku not in order_skus:
+                out.append(Violation("unknown-line", "shipment carries a SKU the order does not "
+                                                     "ask for", order=o.id, node=n.id,
+                                     sku=ln.sku))
+                continue
+            if ln.sku in line_seen:
+                out.append(Violation("duplicate-line", "a SKU appears twice in one shipment",
+                                     order=o.id, node=n.id, sku=ln.sku))
+            line_seen.add(ln.sku)
+            if ln.qty < 1:
+                out.append(Violation("quantity", "shipped quantity must be positive",
+                                     order=o.id, node=n.id, sku=ln.sku))
+                continue
+            if n.kind == "store" and not sku.store_eligible:
+                out.append(Violation("store-ineligible", "SKU may not ship from a store",
+                                     order=o.id, node=n.id, sku=ln.sku))
+            shipped[(o.id, ln.sku)] += ln.qty
+            stock_used[(n.id, ln.sku)] += ln.qty
+            node_units[n.id] += ln.qty
+            if zone is not None:
+                unit_cost.append(ln.qty * (zone.per_kg * sku.weight_kg + n.handling_per_unit))
+
+    unfilled: dict[tuple[str, str], int] = defaultdict(int)
+    for u in plan.unfilled:
+        o = orders.get(u.order)
+        if o is None or u.sku not in {ln.sku for ln in o.lines}:
+            out.append(Violation("unknown-line", "unfilled entry for a line not in the batch",
+                                 order=u.order, sku=u.sku))
+            continue
+        if u.qty < 1:
+            out.append(Violation("quantity", "unfilled quantity must be positive",
+                                 order=u.order, sku=u.sku))
+            continue
+        unfilled[(u.order, u.sku)] += u.qty
+
+    unfilled_cost: list[float] = []
+    for o in inst.orders:
+        pen = inst.order_penalty(o)
+        for ln in o.lines:
+            s_q, u_q = shipped.get((o.id, ln.sku), 0), unfilled.get((o.id, ln.sku), 0)
+            if s_q + u_q != ln.qty:
+                out.append(Violation("quantity", f"line of {ln.qty} has {s_q} shipped and {u_q} "
+                                                 f"unfilled", order=o.id, sku=ln.sku))
+            unfilled_cost.append(u_q * pen)
+        limit = inst.order_max_packages(o)
+        if limit is not None and order_packages.get(o.id, 0) > limit:
+            out.append(Violation("order-packages", f"{order_packages[o.id]} shipments, limit "
+                                                   f"{limit}", order=o.id))
+    for (nid, sku_id), used in stock_used.items():
+        avail = nodes[nid].available(sku_id)
+        if used > avail:
+            out.append(Violation("stock", f"ships {used} units but only {avail} are available "
+                                          f"(inventory less safety stock)", node=nid, sku=sku_id))
+    for n in inst.nodes:
+        if n.max_packages is not None and node_packages.get(n.id, 0) > n.max_packages:
+            out.append(Violation("node-packages", f"{node_packages[n.id]} shipments, capacity "
+                                                  f"{n.max_packages}", node=n.id))
+        if n.max_units is not None and node_units.get(n.id, 0) > n.max_units:
+            out.append(Violation("node-units", f"{node_units[n.id]} units, capacity "
+                                               f"{n.max_units}", node=n.id))
+    pk, un, uf = math.fsum(package_cost), math.fsum(unit_cost), math.fsum(unfilled_cost)
+    cost = CostBreakdown(pk, un, uf, math.fsum((pk, un, uf)))
+    _check_cost(plan, cost, out)
+    return VerifyReport(tuple(out), cost, plan.objective)
+
+
+def _verify_gap(gap: GapInstance, plan: Plan) -> VerifyReport:
+    out: list[Violation] = []
+    _common(plan, gap.name, out)
+    job_index = {j: k for k, j in enumerate(gap.order_ids)}
+    agent_index = {a: k for k, a in enumerate(gap.node_ids)}
+    assigned: dict[int, int] = {}
+    used = [0] * gap.n_agents
+    costs: list[float] = []
+    for s in plan.shipments:
+        j, i = job_index.get(s.order), agent_index.get(s.node)
+        if j is None or i is None:
+            out.append(Violation("unknown-order" if j is None else "unknown-node",
+                                 "assignment names an unknown job or agent",
+                                 order=s.order, node=s.node))
+            continue
+        if [(ln.sku, ln.qty) for ln in s.lines] != [(GAP_SKU, 1)]:
+            out.append(Violation("quantity", f"a GAP assignment carries exactly one "
+                                             f"{GAP_SKU!r} unit", order=s.order, node=s.node))
+        if j in assigned:
+            out.append(Violation("order-packages", "job assigned more than once",
+                                 order=s.order, node=s.node))
+            continue
+        assigned[j] = i
+        used[i] += int(gap.resource[i, j])
+        costs.append(float(gap.cost[i, j]))
+    for u in plan.unfilled:
+        out.append(Violation("unfilled", "every GAP job must be assigned", order=u.order))
+    for j, jid in enumerate(gap.order_ids):
+        if j not in assigned:
+            out.append(Violation("quantity", "job is not assigned", order=jid))
+    for i, aid in enumerate(gap.node_ids):
+        if used[i] > int(gap.capacity[i]):
+            out.append(Violation("node-units", f"uses {used[i]} of capacity "
+                                               f"{int(gap.capacity[i])}", node=aid))
+    total = math.fsum(costs)
+    cost = CostBreakdown(total, 0.0, 0.0, total)
+    _check_cost(plan, cost, out)
+    return VerifyReport(tuple(out), cost, plan.objective)
