@@ -1,6 +1,13 @@
-"""Solvers. Importing this package registers every solver in :mod:`router.solvers.base`."""
+"""Solvers. Importing this package imports every module in it, which registers each solver
+(``@register`` in :mod:`router.solvers.base`)."""
 
-from router.solvers import auto, greedy  # noqa: F401
+import importlib
+import pkgutil
+
 from router.solvers.base import SolveOptions, SolverResult, Status, get, registry
+
+for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if not _mod.startswith("_"):
+        importlib.import_module(f"{__name__}.{_mod}")
 
 __all__ = ["SolveOptions", "SolverResult", "Status", "get", "registry"]
