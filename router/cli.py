@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 no plan (infeasible, no solution) or a plan that fails 
 from __future__ import annotations
 
 import argparse
-
 import sys
 from collections.abc import Sequence
 from pathlib import Path

@@ -267,8 +267,8 @@ def _compile_gap(gap: GapInstance) -> Problem:
     res = gap.resource.astype(np.float64)
     cap = gap.capacity.astype(np.float64)
     # arc (job j, agent i), sorted by job then agent; prune agents that cannot take the job alone
-    jj, ii = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
-    jj, ii = jj.ravel(), ii.ravel()
+    jm, im = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
+    jj, ii = jm.ravel(), im.ravel()
     ok = res[ii, jj] <= cap[ii]
     jj, ii = jj[ok], ii[ok]
     a = len(jj)

@@ -196,11 +196,11 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     unfilled_cost: list[float] = []
     for o in inst.orders:
         pen = inst.order_penalty(o)
-        for ln in o.lines:
-            s_q, u_q = shipped.get((o.id, ln.sku), 0), unfilled.get((o.id, ln.sku), 0)
-            if s_q + u_q != ln.qty:
-                out.append(Violation("quantity", f"line of {ln.qty} has {s_q} shipped and {u_q} "
-                                                 f"unfilled", order=o.id, sku=ln.sku))
+        for line in o.lines:
+            s_q, u_q = shipped.get((o.id, line.sku), 0), unfilled.get((o.id, line.sku), 0)
+            if s_q + u_q != line.qty:
+                out.append(Violation("quantity", f"line of {line.qty} has {s_q} shipped and "
+                                                 f"{u_q} unfilled", order=o.id, sku=line.sku))
             unfilled_cost.append(u_q * pen)
         limit = inst.order_max_packages(o)
         if limit is not None and order_packages.get(o.id, 0) > limit:
