@@ -86,7 +86,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         seed=args.seed, mip_gap=args.mip_gap, threads=args.threads)
     text = plan.to_json() + "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise InputError([("", f"cannot write the plan: {e.strerror or e}")],
+                             args.output) from None
     else:
         sys.stdout.write(text)
     print(_summary(plan), file=sys.stderr)

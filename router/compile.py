@@ -226,11 +226,26 @@ def _compile_routing(inst: Instance) -> Problem:
 
     # arcs: unique (order, node) pairs, filtered by zone, express and service radius
     e_key = line_order[e_line] * max(n_nodes, 1) + e_node
-    arc_key, e_arc = np.unique(e_key, return_inverse=True)
+    n_pairs = n_orders * max(n_nodes, 1)
+    if n_pairs <= 4 * len(e_key) + (1 << 20):
+        # dense marking: the sorted unique keys and each key's rank, without a sort
+        mark = np.zeros(n_pairs, dtype=bool)
+        mark[e_key] = True
+        arc_key = np.flatnonzero(mark)
+        e_arc = (np.cumsum(mark) - 1)[e_key]
+    else:
+        arc_key, e_arc = np.unique(e_key, return_inverse=True)
     arc_order = arc_key // max(n_nodes, 1)
     arc_node = arc_key % max(n_nodes, 1)
-    km = haversine_km(node_lat[arc_node], node_lon[arc_node], order_lat[arc_order],
-                      order_lon[arc_order])
+    # haversine as in haversine_km, with radians and cosines taken once per node and order
+    # (the same operations on the same values, so the same distances bit for bit)
+    n_rlat, n_rlon = np.radians(node_lat), np.radians(node_lon)
+    o_rlat, o_rlon = np.radians(order_lat), np.radians(order_lon)
+    n_cos, o_cos = np.cos(n_rlat), np.cos(o_rlat)
+    dp = o_rlat[arc_order] - n_rlat[arc_node]
+    dl = o_rlon[arc_order] - n_rlon[arc_node]
+    h = np.sin(dp / 2.0) ** 2 + n_cos[arc_node] * o_cos[arc_order] * np.sin(dl / 2.0) ** 2
+    km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
     zone_max = np.array([z.max_km for z in inst.shipping.zones], dtype=np.float64)
     zone_pp = np.array([z.per_package for z in inst.shipping.zones], dtype=np.float64)
     zone_pkg = np.array([z.per_kg for z in inst.shipping.zones], dtype=np.float64)

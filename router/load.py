@@ -69,6 +69,10 @@ def parse_gap(text: str, source: str = "<string>", name: str | None = None) -> G
         raise InputError([("", "file is empty")], source)
     try:
         values = np.array([int(t) for t in tokens], dtype=np.int64)
+    except OverflowError:
+        pos = next(k for k, t in enumerate(tokens) if not -(2**63) <= int(t) < 2**63)
+        raise InputError([(f"token {pos + 1}", f"integer out of range: {tokens[pos][:40]}")],
+                         source) from None
     except ValueError:
         bad = next(t for t in tokens if not _is_int(t))
         pos = tokens.index(bad)
@@ -139,7 +143,7 @@ def read_text(path: str | os.PathLike[str]) -> str:
     if b"\x00" in raw[:8192]:
         raise InputError([("", "binary data, not a text instance file")], source)
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a leading byte-order mark is not part of the text
     except UnicodeDecodeError as e:
         raise InputError([("", f"not UTF-8 text (byte {e.start})")], source) from None
 

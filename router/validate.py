@@ -16,6 +16,9 @@ from router.instance import FORMAT, Instance, Line, Node, Order, Shipping, Sku, 
 
 _MISSING = object()
 
+MAX_INT = 2**53 - 1
+"""Largest quantity, stock or capacity accepted: exact in float64, safe in int64 arrays."""
+
 _TOP_KEYS = {"format", "name", "shipping", "unfilled_penalty", "default_max_packages", "skus",
              "nodes", "orders"}
 _ZONE_KEYS = {"max_km", "per_package", "per_kg"}
@@ -83,7 +86,11 @@ class _Checker:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             self.add(path, f"must be a number, not {_type_name(v)}")
             return 0.0
-        f = float(v)
+        try:
+            f = float(v)
+        except OverflowError:  # an integer beyond the float range
+            self.add(path, "must be a finite number (too large)")
+            return 0.0
         if not math.isfinite(f):
             self.add(path, "must be a finite number")
             return 0.0
@@ -111,6 +118,9 @@ class _Checker:
         if v < minimum:
             self.add(path, "must be a positive integer" if minimum == 1
                      else "must be a non-negative integer")
+            return minimum
+        if v > MAX_INT:
+            self.add(path, f"must be at most {MAX_INT}")
             return minimum
         return v
 
