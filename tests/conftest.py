@@ -1,0 +1,51 @@
+"""Shared fixtures and helpers for the test suite."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HAND = ROOT / "instances" / "hand"
+DATA = Path(__file__).resolve().parent / "data"
+GAP_DIR = Path("/work/shared/gap")
+GAP_INSTANCES = GAP_DIR / "instances"
+
+HAND_OPTIMA = {"split": 11.0, "store": 30.5, "express": 23.0, "safety": 15.0,
+               "unfillable": 105.5, "capacity": 22.5}
+
+_BASE: dict[str, Any] = {
+    "format": "router/instance-v1",
+    "name": "t",
+    "shipping": {"zones": [{"max_km": 50, "per_package": 5.0, "per_kg": 0.5},
+                           {"max_km": 500, "per_package": 8.0, "per_kg": 1.5}],
+                 "express_max_km": 100},
+    "unfilled_penalty": 200.0,
+    "skus": [{"id": "A", "weight_kg": 1.0}, {"id": "B", "weight_kg": 2.0,
+                                             "store_eligible": False}],
+    "nodes": [{"id": "W", "kind": "warehouse", "lat": 30.2, "lon": 120.0,
+               "inventory": {"A": 5, "B": 5}},
+              {"id": "S", "kind": "store", "lat": 29.8, "lon": 120.0,
+               "inventory": {"A": 5, "B": 5}}],
+    "orders": [{"id": "O1", "lat": 30.0, "lon": 120.0, "lines": [{"sku": "A", "qty": 1}]}],
+}
+
+
+def base_dict() -> dict[str, Any]:
+    """A small valid instance mapping (a fresh deep copy each call)."""
+    return copy.deepcopy(_BASE)
+
+
+def gap_path(name: str) -> Path:
+    path = GAP_INSTANCES / name
+    if not path.exists():
+        pytest.skip(f"GAP instance {name} not available")
+    return path
+
+
+@pytest.fixture
+def base() -> dict[str, Any]:
+    return base_dict()
