@@ -1,0 +1,233 @@
+"""Compilation: arcs, line-arcs, costs and pruning, hand-checked on small instances."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+import router
+from router.compile import Problem, compile_problem, expand_ranges, haversine_km, segment_ptr
+from router.instance import Instance
+from tests.conftest import HAND, base_dict, gap_path
+
+
+def hand(name: str) -> Problem:
+    inst = router.load(HAND / f"{name}.yaml")
+    return compile_problem(inst)
+
+
+def arcs(p: Problem) -> dict[tuple[str, str], float]:
+    """(order id, node id) -> package cost."""
+    return {(p.order_ids[o], p.node_ids[n]): c
+            for o, n, c in zip(p.arc_order.tolist(), p.arc_node.tolist(), p.arc_cost.tolist(),
+                               strict=True)}
+
+
+def line_arcs(p: Problem) -> dict[tuple[str, str, str], tuple[float, int]]:
+    """(order id, sku id, node id) -> (unit cost, upper bound)."""
+    out = {}
+    for e in range(p.n_line_arcs):
+        line, a = int(p.e_line[e]), int(p.e_arc[e])
+        key = (p.order_ids[int(p.line_order[line])], p.sku_ids[int(p.line_sku[line])],
+               p.node_ids[int(p.arc_node[a])])
+        out[key] = (float(p.e_unit_cost[e]), int(p.e_ub[e]))
+    return out
+
+
+def compiled(d: dict[str, Any]) -> Problem:
+    return compile_problem(Instance.from_dict(d))
+
+
+def check_structure(p: Problem) -> None:
+    """Invariants of the index structure every solver relies on."""
+    assert p.order_line_ptr[0] == 0 and p.order_line_ptr[-1] == p.n_lines
+    np.testing.assert_array_equal(np.diff(p.order_line_ptr), np.bincount(p.line_order,
+                                                                         minlength=p.n_orders))
+    key = p.arc_order * max(p.n_nodes, 1) + p.arc_node
+    assert (np.diff(key) > 0).all()  # sorted by (order, node), unique
+    np.testing.assert_array_equal(p.order_arc_ptr, segment_ptr(p.arc_order, p.n_orders))
+    ekey = p.e_line * max(p.n_nodes, 1) + p.arc_node[p.e_arc]
+    assert (np.diff(ekey) > 0).all()  # sorted by (line, node), unique
+    np.testing.assert_array_equal(p.line_e_ptr, segment_ptr(p.e_line, p.n_lines))
+    np.testing.assert_array_equal(p.line_order[p.e_line], p.arc_order[p.e_arc])
+    np.testing.assert_array_equal(p.pool_node[p.e_pool], p.arc_node[p.e_arc])
+    np.testing.assert_array_equal(p.pool_sku[p.e_pool], p.line_sku[p.e_line])
+    assert (p.e_ub >= 1).all()
+    assert (p.e_ub <= p.line_qty[p.e_line]).all()
+    assert (p.e_ub <= p.pool_qty[p.e_pool]).all()
+    # every arc carries at least one line-arc
+    assert set(p.e_arc.tolist()) == set(range(p.n_arcs))
+    for name in ("line_qty", "arc_cost", "e_unit_cost", "e_ub", "pool_qty", "node_capacity"):
+        assert not getattr(p, name).flags.writeable
+
+
+@pytest.mark.parametrize("name", ["split", "store", "express", "safety", "unfillable",
+                                  "capacity"])
+def test_structure_of_hand_instances(name: str) -> None:
+    p = hand(name)
+    assert p.kind == "routing"
+    check_structure(p)
+
+
+def test_split_costs() -> None:
+    p = hand("split")
+    # zone 1 (22 km): 5 per package, 0.5 per kg; W-far at 1112 km, zone 3: 12, 4.0
+    assert arcs(p) == {("O-1", "W-near-A"): 5.0, ("O-1", "W-near-B"): 5.0,
+                       ("O-1", "W-far"): 12.0}
+    assert line_arcs(p) == {("O-1", "A", "W-near-A"): (0.5, 1), ("O-1", "A", "W-far"): (4.0, 1),
+                            ("O-1", "B", "W-near-B"): (0.5, 1), ("O-1", "B", "W-far"): (4.0, 1)}
+    assert p.arc_km.tolist() == pytest.approx([22.239, 22.239, 1111.95], abs=0.01)
+    assert p.line_penalty.tolist() == [200.0, 200.0]
+    assert p.order_max_packages.tolist() == [3]  # unlimited = number of nodes
+    assert not p.must_fill
+
+
+def test_store_costs_and_ineligible_sku() -> None:
+    p = hand("store")
+    # ST: zone 1 plus handling 1 per package; WH: zone 2 (111 km)
+    assert arcs(p) == {("O-1", "WH"): 8.0, ("O-1", "ST"): 6.0, ("O-2", "WH"): 8.0}
+    # A (0.5 kg): WH 1.5 * 0.5; ST 0.5 * 0.5 + 0.5 handling. B (10 kg) only from WH: 15
+    assert line_arcs(p) == {("O-1", "A", "WH"): (0.75, 2), ("O-1", "A", "ST"): (0.75, 2),
+                            ("O-2", "B", "WH"): (15.0, 1)}
+
+
+def test_express_radius_prunes_arcs() -> None:
+    p = hand("express")
+    assert arcs(p) == {("O-express", "WH-close"): 12.0, ("O-standard", "WH-far"): 8.0,
+                       ("O-standard", "WH-close"): 12.0}
+    d = router.load(HAND / "express.yaml").to_dict()  # type: ignore[union-attr]
+    del d["shipping"]["express_max_km"]  # no express limit: both nodes may serve
+    assert ("O-express", "WH-far") in arcs(compiled(d))
+
+
+def test_safety_stock_reduces_pools() -> None:
+    p = hand("safety")
+    pools = {(p.node_ids[n], p.sku_ids[s]): q for n, s, q in
+             zip(p.pool_node.tolist(), p.pool_sku.tolist(), p.pool_qty.tolist(), strict=True)}
+    assert pools == {("ST", "A"): 1.0, ("WH", "A"): 10.0}
+    assert line_arcs(p)[("O-1", "A", "ST")] == (0.5, 1)
+
+
+def test_beyond_last_zone_is_pruned() -> None:
+    p = hand("unfillable")
+    assert arcs(p) == {("O-1", "WH"): 5.0}
+    assert p.line_penalty.tolist() == [50.0, 50.0]  # the order's own penalty
+    z_line = p.sku_ids.index("Z")
+    lz = int(np.flatnonzero(p.line_sku == z_line)[0])
+    assert p.line_e_ptr[lz] == p.line_e_ptr[lz + 1]  # no source for Z
+
+
+def test_capacities() -> None:
+    p = hand("capacity")
+    assert p.node_max_packages.tolist() == [2.0, math.inf]
+    assert p.node_capacity.tolist() == [3.0, math.inf]
+    assert p.e_use.tolist() == [1.0] * p.n_line_arcs
+
+
+def test_zero_capacity_nodes_and_missing_stock_are_pruned() -> None:
+    d = base_dict()
+    d["orders"] = [{"id": "O1", "lat": 30.0, "lon": 120.0,
+                    "lines": [{"sku": "A", "qty": 2}, {"sku": "B", "qty": 1}]}]
+    d["nodes"].append({"id": "W0", "kind": "warehouse", "lat": 30.0, "lon": 120.0,
+                       "max_units": 0, "inventory": {"A": 9}})
+    d["nodes"].append({"id": "W1", "kind": "warehouse", "lat": 30.0, "lon": 120.0,
+                       "max_packages": 0, "inventory": {"A": 9}})
+    d["nodes"].append({"id": "W2", "kind": "warehouse", "lat": 30.0, "lon": 120.0,
+                       "inventory": {"A": 0, "B": 3}, "safety_stock": 3})
+    d["nodes"][0]["inventory"] = {"A": 1}  # W: only one A, no B
+    p = compiled(d)
+    check_structure(p)
+    # S is a store: B is not store-eligible. W0, W1 closed. W2 holds nothing beyond safety stock
+    assert set(arcs(p)) == {("O1", "W"), ("O1", "S")}
+    assert set(line_arcs(p)) == {("O1", "A", "W"), ("O1", "A", "S")}
+    assert line_arcs(p)[("O1", "A", "W")][1] == 1  # bound: the pool, not the qty
+
+
+def test_service_radius() -> None:
+    d = base_dict()
+    d["nodes"][0]["service_radius_km"] = 20.0  # W is 22.2 km away
+    assert set(arcs(compiled(d))) == {("O1", "S")}
+    d["nodes"][0]["service_radius_km"] = 23.0
+    assert set(arcs(compiled(d))) == {("O1", "S"), ("O1", "W")}
+
+
+def test_order_limits_and_penalties() -> None:
+    d = base_dict()
+    d["default_max_packages"] = 2
+    d["orders"].append({"id": "O2", "lat": 30.0, "lon": 120.0, "max_packages": 1,
+                        "unfilled_penalty": 7.5, "lines": [{"sku": "A", "qty": 1}]})
+    d["orders"].append({"id": "O3", "lat": 30.0, "lon": 120.0, "max_packages": 9,
+                        "lines": [{"sku": "A", "qty": 1}]})
+    p = compiled(d)
+    assert p.order_max_packages.tolist() == [2, 1, 2]  # 9 is capped at the 2 nodes
+    assert p.line_penalty.tolist() == [200.0, 7.5, 200.0]
+
+
+def test_zone_boundary_is_inclusive() -> None:
+    d = base_dict()
+    km = float(haversine_km(np.array(30.2), np.array(120.0), np.array(30.0), np.array(120.0)))
+    d["shipping"]["zones"][0]["max_km"] = km  # W exactly on the edge of zone 1
+    d["shipping"]["zones"][1]["max_km"] = km + 1
+    p = compiled(d)
+    assert arcs(p)[("O1", "W")] == 5.0
+
+
+def test_empty_batch_compiles() -> None:
+    d = base_dict()
+    d["orders"] = []
+    p = compiled(d)
+    assert (p.n_orders, p.n_lines, p.n_arcs, p.n_line_arcs) == (0, 0, 0, 0)
+    d = base_dict()
+    d["nodes"] = []
+    p = compiled(d)
+    assert (p.n_orders, p.n_arcs) == (1, 0)
+    check_structure(p)
+
+
+def test_haversine() -> None:
+    # one degree of latitude on a 6371 km sphere
+    assert float(haversine_km(np.array(0.0), np.array(0.0), np.array(1.0), np.array(0.0))) == \
+        pytest.approx(6371.0 * math.pi / 180)
+    # antipodes
+    assert float(haversine_km(np.array(0.0), np.array(0.0), np.array(0.0), np.array(180.0))) == \
+        pytest.approx(6371.0 * math.pi)
+
+
+def test_helpers() -> None:
+    assert expand_ranges(np.array([5, 0, 2]), np.array([2, 0, 3])).tolist() == [5, 6, 2, 3, 4]
+    assert expand_ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).size == 0
+    assert segment_ptr(np.array([0, 0, 2]), 4).tolist() == [0, 2, 2, 3, 3]
+
+
+def test_gap_compile_small() -> None:
+    gap = router.parse_gap("2 3  1 2 3  4 5 6  7 8 9  10 2 12  9 11", name="tiny")
+    p = compile_problem(gap)
+    assert p.kind == "gap" and p.must_fill
+    # job 1: agent 1 (7 <= 9), agent 2 (10 > 11? no, 10 <= 11); job 2: both; job 3: a1 9<=9,
+    # a2 12 > 11 pruned
+    assert arcs(p) == {("j1", "a1"): 1.0, ("j1", "a2"): 4.0, ("j2", "a1"): 2.0,
+                       ("j2", "a2"): 5.0, ("j3", "a1"): 3.0}
+    assert p.e_use.tolist() == [7.0, 10.0, 8.0, 2.0, 9.0]
+    assert p.node_capacity.tolist() == [9.0, 11.0]
+    assert p.e_unit_cost.tolist() == [0.0] * 5
+    assert p.e_ub.tolist() == [1] * 5
+    assert p.order_max_packages.tolist() == [1, 1, 1]
+    assert np.isinf(p.line_penalty).all() and np.isinf(p.pool_qty).all()
+    assert p.sku_ids == ("job",)
+    check_structure(p)
+
+
+@pytest.mark.parametrize("name", ["c0515_1", "a05100", "e20200"])
+def test_gap_compile_files(name: str) -> None:
+    gap = router.load(gap_path(name), format="gap")
+    p = compile_problem(gap)
+    assert isinstance(gap, router.GapInstance)
+    assert (p.n_orders, p.n_nodes, p.n_lines) == (gap.n_jobs, gap.n_agents, gap.n_jobs)
+    fits = gap.resource <= gap.capacity[:, None]
+    assert p.n_arcs == int(fits.sum())
+    np.testing.assert_array_equal(p.arc_cost, gap.cost.T[fits.T])
+    np.testing.assert_array_equal(p.e_use, gap.resource.T[fits.T])
+    check_structure(p)
