@@ -1,0 +1,164 @@
+"""The benchmark harness end to end: isolated runs, failures recorded as such, report and CSV.
+
+Test-only solvers (one that sleeps past its budget, one that raises, one that kills its own
+process, one that returns a plan breaking the stock limits) are registered in this process only;
+the harness forks its runs from here, so the children see them too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import router
+from benchmarks import cli
+from benchmarks.report import build_context, markdown, read_jsonl
+from benchmarks.runner import Settings, run_isolated
+from benchmarks.suites import GAP_DIR, HAND_DIR, gap_instances
+from router.compile import Problem
+from router.solvers import base
+from router.solvers.base import SolveOptions, SolverInfo, SolverResult, Status
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness forks its runs")
+
+
+def _sleepy(problem: Problem, options: SolveOptions) -> SolverResult:
+    time.sleep(60)  # ignores its budget: the harness must kill it
+    raise AssertionError("not reached")
+
+
+def _raises(problem: Problem, options: SolveOptions) -> SolverResult:
+    raise RuntimeError("deliberate failure")
+
+
+def _dies(problem: Problem, options: SolveOptions) -> SolverResult:
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("not reached")
+
+
+def _overships(problem: Problem, options: SolveOptions) -> SolverResult:
+    x = np.zeros(problem.n_line_arcs, dtype=np.int64)
+    first = problem.line_e_ptr[:-1]
+    has = first < problem.line_e_ptr[1:]
+    x[first[has]] = problem.line_qty[has] + 5  # more than ordered: fails verification
+    return SolverResult("t-overships", Status.FEASIBLE, x, None, None)
+
+
+TEST_SOLVERS = {"t-sleepy": _sleepy, "t-raises": _raises, "t-dies": _dies,
+                "t-overships": _overships}
+
+
+@pytest.fixture
+def test_solvers(monkeypatch: pytest.MonkeyPatch) -> None:
+    base.registry()  # import the shipped solvers first
+    for name, func in TEST_SOLVERS.items():
+        monkeypatch.setitem(base._REGISTRY, name, SolverInfo(name, func, "test only",
+                                                             "heuristic"))
+
+
+FAST = Settings(grace=0.5, grace_factor=1.0, verify_timeout=30.0)
+
+
+def test_isolated_run_records_a_verified_plan() -> None:
+    inst = router.load(HAND_DIR / "split.yaml")
+    rec = run_isolated(inst, "greedy", 1.0, 0, FAST)
+    assert rec["outcome"] == "ok" and rec["verified"] is True
+    assert rec["objective"] == pytest.approx(11.0)  # the worked optimum of split.yaml
+    assert rec["shipments"] == 2 and rec["unfilled_units"] == 0
+    assert rec["seconds"] > 0 and rec["peak_rss_mb"] > 0 and rec["cpu_seconds"] >= 0
+
+
+def test_failures_are_recorded_not_raised(test_solvers: None) -> None:
+    inst = router.load(HAND_DIR / "split.yaml")
+    t0 = time.perf_counter()
+    slept = run_isolated(inst, "t-sleepy", 0.1, 0, FAST)
+    assert slept["outcome"] == "timeout" and "killed" in slept["error"]
+    assert time.perf_counter() - t0 < 30  # killed, not waited for
+    raised = run_isolated(inst, "t-raises", 0.5, 0, FAST)
+    assert raised["outcome"] == "crash" and "deliberate failure" in raised["error"]
+    died = run_isolated(inst, "t-dies", 0.5, 0, FAST)
+    assert died["outcome"] == "crash" and "signal 9" in died["error"]
+    bad = run_isolated(inst, "t-overships", 0.5, 0, FAST)
+    assert bad["outcome"] == "invalid" and bad["verified"] is False
+    assert "objective" in bad and bad["error"]
+
+
+def test_end_to_end_suite_report_and_csv(tmp_path: Path, test_solvers: None) -> None:
+    out = tmp_path / "res"
+    code = cli.main(["--suite", "smoke", "--solvers", "greedy,t-sleepy,t-overships",
+                     "--instances", "hand-split,hand-capacity,a05100", "--budgets", "0.2",
+                     "--repeats", "2", "--grace", "0.3", "--grace-factor", "1", "-o", str(out)])
+    assert code == 0
+    recs = read_jsonl(out / "runs.jsonl")
+    assert len(recs) == 3 * 3 * 2  # every solver x instance x repeat, none lost to a failure
+    by = {(r["instance"], r["solver"], r["repeat"]): r for r in recs}
+    for inst, cost in (("hand-split", 11.0), ("hand-capacity", 22.5)):
+        r = by[(inst, "greedy", 0)]
+        assert r["outcome"] == "ok" and r["objective"] == pytest.approx(cost)
+    gap = by[("a05100", "greedy", 1)]
+    assert gap["outcome"] == "ok" and gap["known_upper"] == 1698
+    assert gap["objective"] >= 1698 and gap["n_orders"] == 100
+    assert {by[(i, "t-sleepy", k)]["outcome"] for i in ("hand-split", "a05100")
+            for k in (0, 1)} == {"timeout"}
+    assert {r["outcome"] for r in recs if r["solver"] == "t-overships"} == {"invalid"}
+
+    with (out / "runs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(recs)
+    assert {r["outcome"] for r in rows} == {"ok", "timeout", "invalid"}
+    with (out / "summary.csv").open() as f:
+        summary = {(r["instance"], r["solver"]): r for r in csv.DictReader(f)}
+    assert float(summary[("a05100", "greedy")]["extra_pct"]) == pytest.approx(
+        100 * (gap["objective"] - 1698) / 1698, rel=1e-6)
+    assert summary[("hand-split", "t-overships")]["cost"] == ""  # a failure is never a cost
+
+    report = (out / "report.md").read_text()
+    assert "python -m benchmarks --suite smoke" in report
+    assert "**TIMEOUT**" in report and "**INVALID**" in report
+    assert "## Suite `smoke`" in report and "Machine:" in report
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["versions"]["numpy"] == np.__version__
+    assert (out / "pareto_smoke.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_references_and_failures() -> None:
+    """Best plan and bound per instance; an invalid plan never sets the best plan; a bound above
+    a verified plan is reported, not used."""
+    common = {"suite": "gap", "instance": "x", "group": "A", "kind": "heuristic",
+              "known_lower": 90.0, "known_upper": 100.0, "n_orders": 10, "repeat": 0,
+              "budget": 1.0}
+    recs = [
+        {**common, "solver": "a", "outcome": "ok", "status": "feasible", "objective": 110.0,
+         "seconds": 0.5, "lower_bound": None},
+        {**common, "solver": "b", "outcome": "invalid", "status": "feasible", "objective": 50.0,
+         "seconds": 0.1},
+        {**common, "solver": "c", "kind": "mip", "outcome": "ok", "status": "optimal",
+         "objective": 100.0, "lower_bound": 100.0, "seconds": 0.9},
+        {**common, "solver": "d", "kind": "bound", "outcome": "bound", "status": "no_solution",
+         "objective": None, "lower_bound": 120.0, "seconds": 0.2},
+    ]
+    ctx = build_context(recs)
+    ref = ctx.refs[("gap", "x")]
+    assert ref.best_plan == 100.0 and ref.best_bound == 100.0
+    assert ref.bad_bounds and "120" in ref.bad_bounds[0]
+    cell = {c.solver: c for c in ctx.cells}
+    assert cell["a"].extra == pytest.approx(10.0)
+    assert cell["a"].gap_bound == pytest.approx(100 * 10 / 110)
+    assert cell["b"].failed and cell["b"].cost is None
+    text = markdown(ctx, {"commands": ["python -m benchmarks --suite gap"]})
+    assert "wrong lower bound" in text and "**INVALID**" in text
+
+
+def test_gap_specs_carry_published_bounds() -> None:
+    specs = {s.name: s for s in gap_instances()}
+    assert len(specs) == 90
+    assert specs["d10100"].known_lower == 6345 and specs["d10100"].known_upper == 6348
+    assert specs["c0515_1"].group == "gap1-12" and specs["e20200"].group == "E"
+    assert GAP_DIR.exists()
