@@ -36,7 +36,8 @@ def parse_json(text: str, source: str = "<string>") -> Instance:
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
-        raise InputError([("", f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")],
+        msg = e.msg.removesuffix(" at")  # "Unterminated string starting at" + " at line"
+        raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column {e.colno}")],
                          source) from None
     except ValueError as e:
         raise InputError([("", f"not valid JSON: {e}")], source) from None

@@ -106,7 +106,8 @@ class Plan:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError([("", f"not valid JSON: {e.msg} at line {e.lineno} column "
+            msg = e.msg.removesuffix(" at")
+            raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column "
                                    f"{e.colno}")], source) from None
         return plan_from_dict(d, source)
 
