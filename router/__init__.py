@@ -10,6 +10,7 @@ import logging
 
 from router.compile import Problem, compile_problem
 from router.errors import InputError, RouterError, SolverUnavailable, VerificationError
+from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.load import load, loads, parse_gap, parse_json, parse_yaml
 from router.plan import Plan
