@@ -1,4 +1,4 @@
-"""``auto``: the best plan the project can find within the time limit."""
+"""``auto`` (placeholder while the improvement stages are wired)."""
 
 from __future__ import annotations
 
