@@ -31,6 +31,7 @@ def pareto(ctx: Context, suite: str, path: Path) -> bool:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     cells = [c for c in ctx.of(suite) if c.kind != "bound" and not math.isnan(c.budget)]
     groups = sorted({c.group for c in cells}, key=_group_rank)
@@ -67,6 +68,9 @@ def pareto(ctx: Context, suite: str, path: Path) -> bool:
         ax.set_title(f"{suite}: {g}" + (f" ({n} instances)" if n > 1 else ""))
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=0.1)
+        top = max((p[1] for p in pts), default=0.0)
+        ax.set_ylim(0.0, max(1.0, top * 2.0))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:g}"))
         ax.set_xlabel("time per batch (s, median; mean over instances)")
         ax.set_ylabel("extra cost over best plan (%)")
         ax.grid(True, which="both", alpha=0.3)

@@ -120,6 +120,7 @@ class Cell:
     status: str
     gap_bound: float | None
     extra: float | None
+    bound_gap: float | None  # (best plan - own bound) / best plan: how tight the bound is
     packages_per_order: float | None
     unfilled_units: float | None
     peak_rss_mb: float | None
@@ -158,7 +159,8 @@ def summarise(records: Sequence[dict[str, Any]],
         outcomes: dict[str, int] = defaultdict(int)
         for r in rs:
             outcomes[r.get("outcome", "?")] += 1
-        statuses = sorted({str(r.get("status")) for r in ok})
+        statuses = (["bound"] if rs[0].get("kind") == "bound" and ok
+                    else sorted({str(r.get("status")) for r in ok}))
         cost = statistics.median(costs) if costs else None
         cells.append(Cell(
             suite=suite, instance=inst, group=rs[0].get("group", ""), solver=solver,
@@ -170,6 +172,7 @@ def summarise(records: Sequence[dict[str, Any]],
             lower_bound=max(bounds) if bounds else None,
             status="/".join(statuses) if statuses else "",
             gap_bound=pct_gap(cost, ref.best_bound), extra=pct_over(cost, ref.best_plan),
+            bound_gap=pct_gap(ref.best_plan, max(bounds)) if bounds else None,
             packages_per_order=_median(r.get("packages_per_order") for r in plans),
             unfilled_units=_median(r.get("unfilled_units") for r in plans),
             peak_rss_mb=_max(r.get("peak_rss_mb") for r in rs),
@@ -211,6 +214,7 @@ class Agg:
     seconds: float | None  # mean of the median seconds
     optimal: int  # instances proven optimal
     orders_per_s: float | None
+    bound_gap: float | None  # mean over the instances with a bound
 
 
 def aggregate(cells: Sequence[Cell]) -> Agg:
@@ -218,13 +222,15 @@ def aggregate(cells: Sequence[Cell]) -> Agg:
     gaps = [c.gap_bound for c in cells if c.gap_bound is not None and not c.failed]
     secs = [c.seconds_median for c in cells if c.seconds_median is not None]
     ops = [c.orders_per_s for c in cells if c.orders_per_s is not None and not c.failed]
+    bgs = [c.bound_gap for c in cells if c.bound_gap is not None and not c.failed]
     return Agg(n=len(cells), ok=sum(1 for c in cells if not c.failed),
                extra=statistics.fmean(extras) if extras else None,
                extra_max=max(extras) if extras else None,
                gap_bound=statistics.fmean(gaps) if gaps else None,
                seconds=statistics.fmean(secs) if secs else None,
                optimal=sum(1 for c in cells if c.status == "optimal" and not c.failed),
-               orders_per_s=statistics.fmean(ops) if ops else None)
+               orders_per_s=statistics.fmean(ops) if ops else None,
+               bound_gap=statistics.fmean(bgs) if bgs else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,7 +558,7 @@ def _paper_tables(ctx: Context) -> list[str]:
     if rules:
         out += ["## Industry rule baselines", "",
                 "Extra cost of the rules over the best plan (mean over the instances, worst in "
-                "brackets), their time, and what the best solver saves.", ""]
+                "brackets) and their time.", ""]
         rows = []
         for s in rules:
             cellz = []
@@ -588,7 +594,7 @@ def _best_of(sets: Sequence[tuple[str, list[Cell]]], mips: Sequence[str],
 
 def _agg_text(agg: Agg, kind: str) -> str:
     if kind == "bound":
-        return f"bound gap {_pct(agg.gap_bound)} / {_secs(agg.seconds)}" if agg.ok else (
+        return f"bound {_pct(agg.bound_gap)} below / {_secs(agg.seconds)}" if agg.ok else (
             f"{agg.ok}/{agg.n}")
     if agg.extra is None:
         return f"0/{agg.n} verified"
@@ -657,7 +663,7 @@ def _gap_table(cells: Sequence[Cell]) -> list[str]:
                 continue
             agg = aggregate(mine)
             if kind == "bound":
-                row.append(f"gap {_pct(agg.gap_bound)} · {agg.ok}/{agg.n} · "
+                row.append(f"bound −{_pct(agg.bound_gap)} · {agg.ok}/{agg.n} · "
                            f"{_secs(agg.seconds)}")
                 continue
             opt = f" · opt {agg.optimal}" if agg.optimal else ""
@@ -682,12 +688,12 @@ def _gap_table(cells: Sequence[Cell]) -> list[str]:
             if c.failed:
                 row.append(_failure_text(c))
             elif c.kind == "bound":
-                row.append(f"({_pct(c.gap_bound)})")
+                row.append(f"(−{_pct(c.bound_gap)})")
             else:
                 row.append(_pct(c.extra) + ("✓" if c.status == "optimal" else ""))
         rows.append(row)
     out += _table(["instance", *(s for s, _ in solvers)], rows)
-    out += ["", "✓ = the solver proved optimality; (bound-only solvers: gap of the bound).", ""]
+    out += ["", "✓ = the solver proved optimality; bound-only solvers: (−x%) = their bound lies x% below the best plan.", ""]
     return out
 
 
@@ -716,14 +722,14 @@ def _matrix(cells: Sequence[Cell]) -> list[str]:
             if c.failed:
                 row.append(_failure_text(c))
             elif kind == "bound":
-                row.append(f"({_pct(c.gap_bound)})")
+                row.append(f"(−{_pct(c.bound_gap)})")
             else:
                 row.append(_pct(c.extra) + ("✓" if c.status == "optimal" else ""))
         row += [f"{ok}/{runs}", _secs(max(secs) if secs else None)]
         rows.append(row)
     out = ["Extra cost over the best plan per instance (the hand-made batches' worked optima, "
-           "the GAP optima); ✓ = proven optimal; bound-only solvers: gap of their bound in "
-           "brackets; failures in capitals.", ""]
+           "the GAP optima); ✓ = proven optimal; bound-only solvers: (−x%) = their bound lies "
+           "x% below the best plan; failures in capitals.", ""]
     out += _table(["solver", "budget", *(i for _g, _n, i in insts), "verified", "max time"],
                   rows)
     return [*out, ""]

@@ -78,8 +78,12 @@ def repeats_for(budget: float, repeats: int, s: Settings) -> int:
 
 
 def run_isolated(instance: Instance | GapInstance, solver: str, budget: float, seed: int,
-                 settings: Settings, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Solve ``instance`` with ``solver`` in a forked child; the measured record."""
+                 settings: Settings, *, kind: str = "", extra: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """Solve ``instance`` with ``solver`` in a forked child; the measured record.
+
+    For a bound-only solver (``kind="bound"``) the outcome is its lower bound; the plan that the
+    pipeline pairs with it (greedy's) is verified but kept aside as ``paired_objective``."""
     scratch = settings.scratch or tempfile.gettempdir()
     fd_log, log_path = tempfile.mkstemp(prefix="bench-", suffix=".log", dir=scratch)
     os.close(fd_log)
@@ -92,7 +96,8 @@ def run_isolated(instance: Instance | GapInstance, solver: str, budget: float, s
         code = 70
         try:
             os.close(r)
-            code = _child(instance, solver, budget, seed, settings, w, log_path, extra or {})
+            code = _child(instance, solver, kind, budget, seed, settings, w, log_path,
+                          extra or {})
         finally:
             os._exit(code)
     os.close(w)
@@ -158,7 +163,7 @@ def _supervise(pid: int, r: int, t0: float, budget: float, s: Settings) -> dict[
     return child
 
 
-def _child(instance: Instance | GapInstance, solver: str, budget: float, seed: int,
+def _child(instance: Instance | GapInstance, solver: str, kind: str, budget: float, seed: int,
            s: Settings, w: int, log_path: str, extra: dict[str, Any]) -> int:  # pragma: no cover
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -201,9 +206,10 @@ def _child(instance: Instance | GapInstance, solver: str, budget: float, seed: i
                 rec["error"] = "; ".join(str(v) for v in report.violations[:5])
                 rec["objective_recomputed"] = report.cost.total
         else:
-            rec["outcome"] = ("bound" if plan.lower_bound is not None
-                              and plan.status != "infeasible" else
-                              "infeasible" if plan.status == "infeasible" else "no-plan")
+            rec["outcome"] = "infeasible" if plan.status == "infeasible" else "no-plan"
+        if kind == "bound" and rec["outcome"] in ("ok", "no-plan"):
+            rec["paired_objective"] = rec.pop("objective", None)
+            rec["outcome"] = "bound" if rec.get("lower_bound") is not None else "no-plan"
         rec["stats"] = {k: v for k, v in stats.items()
                         if isinstance(v, (int, float, str, bool)) and k != "seconds"}
     except BaseException as e:  # noqa: BLE001  (anything the solver raises is a crash)
@@ -361,7 +367,7 @@ def execute(plan: Plan, sink: Callable[[dict[str, Any]], None],
                 group: list[dict[str, Any]] = []
                 for rep in range(k):
                     seed = s.seed + (rep if s.vary_seed else 0)
-                    rec = run_isolated(inst, info.name, budget, seed, s)
+                    rec = run_isolated(inst, info.name, budget, seed, s, kind=info.kind)
                     rec = {**base, "solver": info.name, "kind": info.kind, "budget": budget,
                            "repeat": rep, "seed": seed, **rec}
                     rec.setdefault("status", rec.get("outcome"))
