@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fnmatch
 import importlib
 import json
 import shlex
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from benchmarks import machine
 from benchmarks.report import build_context, markdown, read_jsonl, write_runs_csv, write_summary_csv
 from benchmarks.runner import Plan, Settings, execute, jsonl_sink, make_plan, repeats_for
 from benchmarks.suites import PROFILES, REPO, SUITES, SolverSel, SuiteConfig
+from router.solvers.base import registry
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 RUNS_FILE = "runs.jsonl"
@@ -96,7 +99,21 @@ def settings_from(args: argparse.Namespace, out: Path) -> Settings:
                     carry=not args.no_carry, scratch=str(scratch))
 
 
-def describe_plan(plan: Plan) -> str:
+def history(path: Path) -> dict[tuple[str, str, str, float], float]:
+    """Median wall seconds per (suite, instance, solver, budget) of the runs in ``path``."""
+    if not path.exists():
+        return {}
+    walls: dict[tuple[str, str, str, float], list[float]] = {}
+    for r in read_jsonl(path):
+        if r.get("budget") is None or r.get("carried_from") is not None:
+            continue
+        key = (r["suite"], r["instance"], r["solver"], float(r["budget"]))
+        walls.setdefault(key, []).append(float(r.get("wall_seconds") or r["budget"]))
+    return {k: statistics.median(v) for k, v in walls.items()}
+
+
+def describe_plan(plan: Plan, past: dict[tuple[str, str, str, float], float] | None = None
+                  ) -> str:
     lines = []
     for it in plan.items:
         k = [repeats_for(b, plan.repeats[it.spec.suite], plan.settings) for b in it.spec.budgets]
@@ -108,6 +125,10 @@ def describe_plan(plan: Plan) -> str:
     lines.append(f"{len(plan.items)} instances, {plan.runs()} runs at most; worst case "
                  f"{worst / 60:.1f} min if every run used its whole budget (solvers that stop "
                  "early and carried results make it shorter)")
+    if past:
+        expected, known = plan.expected_seconds(past)
+        lines.append(f"expected {expected / 60:.1f} min from the earlier runs in the results "
+                     f"directory ({known} of the runs measured there, the rest at worst case)")
     return "\n".join(lines)
 
 
@@ -146,7 +167,14 @@ def run(args: argparse.Namespace, command: str) -> int:
     except RuntimeError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
-    print(describe_plan(plan), file=sys.stderr)
+    unmatched = [pat for pat in sel.include
+                 if not any(fnmatch.fnmatchcase(n, pat) for n in registry())]
+    if unmatched:
+        print(f"bench: no solver matches {', '.join(unmatched)}; registered: "
+              f"{', '.join(sorted(registry()))}", file=sys.stderr)
+        return 2
+    print(describe_plan(plan, history(out / RUNS_FILE) if args.dry_run else None),
+          file=sys.stderr)
     if args.dry_run:
         return 0
     if not plan.items:

@@ -654,10 +654,10 @@ def _gap_table(cells: Sequence[Cell]) -> list[str]:
            "/ instances, proven optimal, mean time.", ""]
     rows = []
     for solver, kind, budget in keys:
-        row = [solver, _budget(budget)]
+        here = [c for c in cells if c.solver == solver and c.budget == budget]
+        row = [solver + ("*" if here and all(c.carried for c in here) else ""), _budget(budget)]
         for g in groups:
-            mine = [c for c in cells if c.solver == solver and c.budget == budget
-                    and c.group == g]
+            mine = [c for c in here if c.group == g]
             if not mine:
                 row.append("")
                 continue
@@ -672,8 +672,10 @@ def _gap_table(cells: Sequence[Cell]) -> list[str]:
         rows.append(row)
     out += _table(["solver", "budget", *(f"{g} ({len({c.instance for c in cells if c.group == g})})"
                                          for g in groups)], rows)
-    out += ["", "Per instance (extra over the best known plan; failures in capitals) at the "
-                "largest budget of each solver:", ""]
+    out += ["", "\\* the solver stopped on its own within the smaller budget on these "
+                "instances: its result is carried, not rerun.", "",
+            "Per instance (extra over the best known plan; failures in capitals) at the "
+            "largest budget of each solver:", ""]
     insts = sorted({(c.group, c.instance) for c in cells}, key=lambda t: (_group_rank(t[0]), t[1]))
     solvers = sorted({(c.solver, c.kind) for c in cells}, key=lambda t: solver_rank(*t))
     rows = []

@@ -288,14 +288,34 @@ class Plan:
     def worst_seconds(self) -> float:
         """An upper bound on the wall time: every run uses its full budget, plus overheads
         (compilation and verification, which grow with the orders of the batch)."""
+        return self.expected_seconds({})[0]
+
+    def expected_seconds(self, history: dict[tuple[str, str, str, float], float]
+                         ) -> tuple[float, int]:
+        """Wall time expected from ``history`` (median wall seconds of earlier runs per
+        (suite, instance, solver, budget)), the worst case where it has no entry; also how
+        many runs the history covered. A solver that stopped on its own well within a budget
+        is carried to the larger ones, as :func:`execute` does."""
         total = 0.0
+        known = 0
         for it in self.items:
             per_run = 0.1 + 8e-5 * it.spec.size_hint
             total += 1.0 + 2e-4 * it.spec.size_hint  # loading or generating the instance
-            for b in it.spec.budgets:
-                k = repeats_for(b, self.repeats[it.spec.suite], self.settings)
-                total += len(it.solvers) * k * (b + per_run)
-        return total
+            for info in it.solvers:
+                carried = False
+                for b in it.spec.budgets:
+                    k = repeats_for(b, self.repeats[it.spec.suite], self.settings)
+                    if carried:
+                        continue
+                    h = history.get((it.spec.suite, it.spec.name, info.name, b))
+                    if h is None:
+                        total += k * (b + per_run)
+                        continue
+                    known += k
+                    total += k * h
+                    carried = (self.settings.carry
+                               and h < self.settings.carry_fraction * b)
+        return total, known
 
 
 def make_plan(suites: Sequence[tuple[str, SuiteConfig]], sel: SolverSel,
@@ -361,8 +381,10 @@ def execute(plan: Plan, sink: Callable[[dict[str, Any]], None],
                         emit({**old, "budget": budget, "repeat": rep,
                               "carried_from": old["budget"]})
                     done += k
-                    _say(progress, f"[{done:>5}/{total}] {spec.key} {info.name} {budget:g}s: "
-                                   f"same as {carried[0]['budget']:g}s (stopped on its own)")
+                    elapsed = time.perf_counter() - t_start
+                    _say(progress, f"[{done:>5}/{total} {_mmss(elapsed)}] {spec.key} "
+                                   f"{info.name} {budget:g}s: same as "
+                                   f"{carried[0]['budget']:g}s (stopped on its own)")
                     continue
                 group: list[dict[str, Any]] = []
                 for rep in range(k):
