@@ -95,21 +95,22 @@ class State:
         return s
 
     def add(self, e: np.ndarray, q: np.ndarray) -> None:
-        """Ship ``q`` more units on line-arcs ``e`` (distinct indices)."""
+        """Ship ``q`` more units on line-arcs ``e`` (distinct indices, one per line)."""
         p = self.p
         if len(e) == 0:
             return
         a = p.e_arc[e]
-        new = np.unique(a[self.arc_units[a] == 0])
+        opened = self.arc_units[a] == 0
         self.x[e] += q
-        np.add.at(self.arc_units, a, q)
-        np.subtract.at(self.pool_left, p.e_pool[e], q)
+        self.line_need[p.e_line[e]] -= q
+        _scatter_add(self.arc_units, a, q)
+        _scatter_add(self.pool_left, p.e_pool[e], -q)
         n = p.arc_node[a]
-        np.subtract.at(self.cap_left, n, q * p.e_use[e])
-        np.subtract.at(self.line_need, p.e_line[e], q)
-        if len(new):
-            np.subtract.at(self.node_pk_left, p.arc_node[new], 1)
-            np.add.at(self.order_npk, p.arc_order[new], 1)
+        _scatter_add(self.cap_left, n, -(q * p.e_use[e]))
+        if opened.any():
+            new = np.unique(a[opened])
+            _scatter_add(self.node_pk_left, p.arc_node[new], -np.ones(len(new)))
+            _scatter_add(self.order_npk, p.arc_order[new], np.ones(len(new), dtype=np.int64))
 
     def remove_orders(self, orders: np.ndarray) -> None:
         """Take every unit of ``orders`` out of the solution."""
@@ -130,6 +131,14 @@ class State:
         closed = np.unique(a[self.arc_units[a] == 0])
         np.add.at(self.node_pk_left, p.arc_node[closed], 1)
         np.subtract.at(self.order_npk, p.arc_order[closed], 1)
+
+
+def _scatter_add(target: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
+    """``target[idx] += vals`` with repeated indices summed."""
+    if 8 * len(idx) >= len(target):
+        target += np.bincount(idx, weights=vals, minlength=len(target)).astype(target.dtype)
+    else:
+        np.add.at(target, idx, vals)
 
 
 def order_costs(p: Problem, x: np.ndarray, orders: np.ndarray) -> float:
@@ -268,7 +277,15 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
     # 1. standalone options (a secondary line may open a package only if two slots are left)
     sec_ok = full & (is_open | (slots >= 2))
     sc = np.where(sec_ok, line_cost + fixed_e, np.inf)
-    alt = np.minimum(_seg_min(sc, l_start, ecount), need_l * pen_l)
+    sc_min = _seg_min(sc, l_start, ecount)
+    alt = np.minimum(sc_min, need_l * pen_l)
+    if priority == "regret":
+        # a line's regret: what it loses when its cheapest standalone source vanishes
+        first_sc = _seg_first(sc == sc_min[le], le, n_l)
+        masked_sc = sc.copy()
+        masked_sc[first_sc[first_sc >= 0]] = np.inf
+        sc_second = np.minimum(_seg_min(masked_sc, l_start, ecount), need_l * pen_l)
+        line_reg = np.where(np.isfinite(sc_min), sc_second - alt, 0.0)
     # 2. primary arc (local arc index la = arc start of the order + arc's index within it)
     la = a_start[o_loc] + S.e_off[E]
     n_a = int(acount.sum())
@@ -329,7 +346,8 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
     b_arc = a[sel]
     b_new = ~is_open[sel]
     # package limit per order: the primary first, then other new arcs by index, within slots
-    if b_new.any() and (slots_o < n_l).any():
+    n_new = np.bincount(b_ol[b_new], minlength=n_o) if b_new.any() else np.zeros(n_o)
+    if (n_new > slots_o).any():
         nz = np.flatnonzero(b_new)
         not_prim = b_arc[nz] != prim_arc[b_ol[nz]]
         srt = nz[np.lexsort((b_arc[nz], not_prim, b_ol[nz]))]
@@ -346,14 +364,25 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
             keep[srt[over]] = False
             b_e, b_ol, q, b_new = b_e[keep], b_ol[keep], q[keep], b_new[keep]
     # priority of the bidders (local order indices)
-    bid_loc = np.unique(b_ol)
+    if len(b_ol):
+        first_b = np.ones(len(b_ol), dtype=bool)
+        first_b[1:] = b_ol[1:] != b_ol[:-1]
+        bid_loc = b_ol[first_b]  # b_ol is sorted (entries follow the lines)
+    else:
+        bid_loc = np.zeros(0, dtype=np.int64)
     bidders = ao_u[bid_loc]
-    silent = np.setdiff1d(ao, bidders, assume_unique=True)
+    is_bidder = np.zeros(p.n_orders, dtype=bool)
+    is_bidder[bidders] = True
+    silent = ao[~is_bidder[ao]]
     if priority == "regret":
         bst = best[bid_loc]
         with np.errstate(invalid="ignore"):
             reg = np.where(np.isfinite(second[bid_loc]), second[bid_loc] - bst, -bst)
         reg = np.where(np.isfinite(bst), reg, 0.0)
+        # an order loses at least its most exposed line's regret
+        o_first = np.flatnonzero(newo)
+        o_line_reg = np.maximum.reduceat(line_reg, o_first) if n_l else np.zeros(0)
+        reg = np.maximum(reg, o_line_reg[bid_loc])
         order_rank = np.lexsort((tiebreak[bidders], -reg))
     else:  # "sequence": the tiebreak array is the order sequence
         order_rank = np.argsort(tiebreak[bidders], kind="stable")
@@ -367,7 +396,7 @@ def _fits(amount: np.ndarray, res: np.ndarray, rank: np.ndarray, left: np.ndarra
     """Entries whose cumulated demand on their resource (in rank order) fits what is left."""
     if len(amount) == 0:
         return np.ones(0, dtype=bool)
-    srt = np.lexsort((rank, res))
+    srt = np.argsort(res, kind="stable")  # entries arrive in rank order
     r, am = res[srt], amount[srt]
     cs = np.cumsum(am)
     start = np.ones(len(srt), dtype=bool)
@@ -381,7 +410,7 @@ def _fits(amount: np.ndarray, res: np.ndarray, rank: np.ndarray, left: np.ndarra
 
 
 def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
-                n_blocks: int = 8, retries: int = 2) -> np.ndarray:
+                n_blocks: int = 4, retries: int = 2) -> np.ndarray:
     """Apply the bids that fit, in priority order; returns the orders accepted.
 
     The bids are taken in blocks of consecutive ranks; within a block an order's bid is
@@ -420,7 +449,7 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
             gi = idx[good]
             if len(gi):
                 st.add(b.e[gi], b.q[gi])
-                accepted.append(np.unique(b.order[gi]))
+                accepted.append(b.order[gi])
             idx = idx[~good]
     return np.concatenate(accepted) if accepted else np.zeros(0, dtype=np.int64)
 

@@ -1,0 +1,272 @@
+"""``lagrangian``: prices on stock and capacity, a proven lower bound, and the plans the prices
+suggest.
+
+Relaxation. The stock of every pool (``u_p``), the package limit (``v_n``) and the unit
+capacity (``w_n``) of every node are priced instead of enforced; the order package limits are
+dropped. What is left splits by line once each package's fixed cost is spread over the
+line-arcs of its arc: with ``x_e <= ub_e * y_a`` for every line-arc of arc ``a``,
+``y_a >= max_e x_e / ub_e >= (1 / L_a) * sum_e x_e / ub_e`` (``L_a`` line-arcs on the arc), so
+``f_a y_a >= sum_e f_a x_e / (L_a ub_e)``. Every unit shipped on line-arc ``e`` then costs at
+least the rate
+
+    r_e = unit_e + u_p + w_n * use_e + (arc_cost_a + v_n) / (L_a * ub_e)
+
+and each line is filled by a fractional knapsack: cheapest rates first, up to ``ub_e`` each,
+never above the line's penalty. For any prices ``u, v, w >= 0``
+
+    LB(u, v, w) = sum_l fill_l(r) - sum_p u_p qty_p - sum_n (v_n max_packages_n + w_n cap_n)
+
+is a lower bound on the optimum (for GAP files it is the classic capacity relaxation, and it
+is rounded up where every cost is an integer). The bound is exact for an order shipped
+complete from one node, the common case. Prices are raised by projected subgradient steps
+(Polyak step towards the best plan known, halved when the bound stalls); only limits that
+can bind (total possible demand above the limit) get a price.
+
+Plans. Every few steps the orders are routed by the bidding rounds under the priced costs
+(assignment batches: the regret construction under the prices), repaired to feasibility,
+and the best plan is improved by :mod:`router.solvers.local_search` until the deadline.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from router.compile import Problem
+from router.evaluate import objective
+from router.solvers import assign, local_search
+from router.solvers.base import Deadline, SolveOptions, SolverResult, register
+from router.solvers.core import (
+    Prices,
+    State,
+    complete_must_fill,
+    insert_orders,
+    make_result,
+    static,
+    tiebreak_keys,
+    true_prices,
+)
+from router.solvers.greedy import greedy_solution
+
+DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
+DEFAULT_MOVES = 300  # local-search moves without a time limit
+
+
+@dataclass
+class Multipliers:
+    pool: np.ndarray  # (P,)
+    pk: np.ndarray  # (N,)
+    cap: np.ndarray  # (N,)
+
+    def copy(self) -> Multipliers:
+        return Multipliers(self.pool.copy(), self.pk.copy(), self.cap.copy())
+
+
+class Relaxation:
+    """The priced relaxation of one problem (see the module docstring)."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        S = static(p)
+        self.e_node = S.e_node
+        L_a = np.bincount(p.e_arc, minlength=p.n_arcs).astype(np.float64)
+        self.inv = 1.0 / (L_a[p.e_arc] * np.maximum(p.e_ub, 1))
+        ub = p.e_ub.astype(np.float64)
+        dem_pool = np.bincount(p.e_pool, weights=ub, minlength=len(p.pool_qty))
+        self.bind_pool = np.isfinite(p.pool_qty) & (dem_pool > p.pool_qty + 1e-9)
+        arcs_at = np.bincount(p.arc_node, minlength=p.n_nodes)
+        self.bind_pk = np.isfinite(p.node_max_packages) & (arcs_at > p.node_max_packages)
+        dem_cap = np.bincount(S.e_node, weights=ub * p.e_use, minlength=p.n_nodes)
+        self.bind_cap = np.isfinite(p.node_capacity) & (dem_cap > p.node_capacity + 1e-9)
+        self.pool_qty = np.where(self.bind_pool, p.pool_qty, 0.0)
+        self.maxpk = np.where(self.bind_pk, p.node_max_packages, 0.0)
+        self.cap = np.where(self.bind_cap, p.node_capacity, 0.0)
+        self.integral = bool(np.all(p.arc_cost == np.round(p.arc_cost))
+                             and np.all(p.e_unit_cost == np.round(p.e_unit_cost))
+                             and np.all(~np.isfinite(p.line_penalty)
+                                        | (p.line_penalty == np.round(p.line_penalty))))
+        self.lines_empty = np.diff(p.line_e_ptr) == 0
+
+    def zero(self) -> Multipliers:
+        p = self.p
+        return Multipliers(np.zeros(len(p.pool_qty)), np.zeros(p.n_nodes), np.zeros(p.n_nodes))
+
+    def prices(self, m: Multipliers) -> Prices:
+        """Priced costs for the bidding rounds (finite penalties)."""
+        p = self.p
+        unit = p.e_unit_cost + m.pool[p.e_pool] + m.cap[self.e_node] * p.e_use
+        fixed = p.arc_cost + m.pk[p.arc_node]
+        return Prices(unit, fixed, true_prices(p).penalty)
+
+    def evaluate(self, m: Multipliers) -> tuple[float, Multipliers]:
+        """The bound at ``m`` and a subgradient (usage of the relaxed solution - limit)."""
+        p = self.p
+        unit = p.e_unit_cost + m.pool[p.e_pool] + m.cap[self.e_node] * p.e_use
+        fixed = p.arc_cost + m.pk[p.arc_node]
+        rate = unit + fixed[p.e_arc] * self.inv
+        qty = p.line_qty.astype(np.float64)
+        pen = p.line_penalty
+        if self.lines_empty.any() and np.isinf(pen[self.lines_empty]).any():
+            return math.inf, self.zero()  # a must-fill line nothing can serve
+        starts = p.line_e_ptr[:-1]
+        nonempty = ~self.lines_empty
+        rmin = np.full(p.n_lines, np.inf)
+        if p.n_line_arcs:
+            rmin[nonempty] = np.minimum.reduceat(rate, starts[nonempty])
+        xh = np.zeros(p.n_line_arcs)
+        # first line-arc reaching the minimum, and whether it alone fills the line
+        is_min = rate == rmin[p.e_line]
+        idx = np.flatnonzero(is_min)
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = p.e_line[idx[1:]] != p.e_line[idx[:-1]]
+        emin = np.full(p.n_lines, -1, dtype=np.int64)
+        emin[p.e_line[idx[first]]] = idx[first]
+        use_pen = pen <= rmin
+        value = np.zeros(p.n_lines)
+        value[use_pen] = qty[use_pen] * pen[use_pen]
+        simple = ~use_pen & (emin >= 0)
+        simple &= p.e_ub[np.maximum(emin, 0)] >= p.line_qty
+        value[simple] = qty[simple] * rmin[simple]
+        xh[emin[simple]] = qty[simple]
+        hard = np.flatnonzero(~use_pen & ~simple)
+        if len(hard):
+            # fractional knapsack over the line-arcs of lines the cheapest cannot fill
+            from router.compile import expand_ranges
+
+            cnt = p.line_e_ptr[hard + 1] - p.line_e_ptr[hard]
+            E = expand_ranges(p.line_e_ptr[hard], cnt)
+            seg = np.repeat(np.arange(len(hard)), cnt)
+            order = np.lexsort((rate[E], seg))
+            E, seg = E[order], seg[order]
+            ub = p.e_ub[E].astype(np.float64)
+            cs = np.cumsum(ub)
+            seg_start = np.cumsum(cnt) - cnt
+            before = cs - ub - np.concatenate(([0.0], cs))[seg_start][seg]
+            take = np.clip(qty[hard][seg] - before, 0.0, ub)
+            take[rate[E] >= pen[hard][seg]] = 0.0
+            xh[E] = take
+            shipped = np.bincount(seg, weights=take, minlength=len(hard))
+            short = qty[hard] - shipped
+            if np.isinf(pen[hard][short > 1e-9]).any():
+                return math.inf, self.zero()
+            value[hard] = (np.bincount(seg, weights=take * rate[E], minlength=len(hard))
+                           + np.where(short > 1e-9, short * np.where(np.isinf(pen[hard]), 0.0,
+                                                                       pen[hard]), 0.0))
+        lb = float(value.sum()) - float(np.dot(m.pool, self.pool_qty)) - float(
+            np.dot(m.pk, self.maxpk)) - float(np.dot(m.cap, self.cap))
+        g_pool = np.bincount(p.e_pool, weights=xh, minlength=len(p.pool_qty)) - self.pool_qty
+        g_pk = np.bincount(self.e_node, weights=xh * self.inv, minlength=p.n_nodes) - self.maxpk
+        g_cap = np.bincount(self.e_node, weights=xh * p.e_use, minlength=p.n_nodes) - self.cap
+        g = Multipliers(np.where(self.bind_pool, g_pool, 0.0), np.where(self.bind_pk, g_pk, 0.0),
+                        np.where(self.bind_cap, g_cap, 0.0))
+        return lb, g
+
+    def safe(self, lb: float) -> float:
+        """The bound made safe against rounding (and rounded up for integral costs)."""
+        if not math.isfinite(lb):
+            return lb
+        lb -= 1e-9 * max(1.0, abs(lb))
+        if self.integral:
+            lb = math.ceil(lb - 1e-6)
+        return lb
+
+
+def primal(p: Problem, rel: Relaxation, m: Multipliers, seed: int,
+           deadline: Deadline | None) -> np.ndarray | None:
+    """A feasible plan suggested by the prices ``m``."""
+    rng = np.random.default_rng(seed)
+    if assign.is_assignment(p):
+        M = assign.Matrices(p)
+        a = assign.regret_assign(M, m.cap)
+        a = assign.repair(M, a, rng, deadline)
+        if a is None:
+            return None
+        return M.to_x(p, assign.improve(M, a, rng, deadline, kick=False))
+    st = State(p)
+    insert_orders(p, st, np.arange(p.n_orders), rel.prices(m), priority="regret",
+                  tiebreak=tiebreak_keys(p, seed), deadline=deadline)
+    return complete_must_fill(p, st.x, rng, deadline)
+
+
+@dataclass
+class LagrangianOutcome:
+    x: np.ndarray | None
+    objective: float
+    lower_bound: float
+    multipliers: Multipliers
+    stats: dict[str, Any]
+
+
+def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int = 0,
+                max_iter: int | None = None, primal_every: int = 10) -> LagrangianOutcome:
+    """Projected subgradient ascent on the bound, with priced plans along the way."""
+    rel = Relaxation(p)
+    best_x = x0
+    ub = objective(p, x0) if x0 is not None else math.inf
+    m = rel.zero()
+    best_lb, best_m = -math.inf, m.copy()
+    lam, stall, it, primals = 2.0, 0, 0, 0
+    limit = max_iter if max_iter is not None else (
+        DEFAULT_ITERATIONS if deadline.limit is None else 10**9)
+    while it < limit and not deadline.expired():
+        it += 1
+        lb, g = rel.evaluate(m)
+        if lb > best_lb + 1e-9 * max(1.0, abs(lb)):
+            best_lb, best_m, stall = lb, m.copy(), 0
+        else:
+            stall += 1
+            if stall >= 8:
+                lam, stall = lam / 2, 0
+                m = best_m.copy()
+        if not math.isfinite(lb) or rel.safe(best_lb) >= ub - 1e-6 * max(1.0, abs(ub)):
+            break
+        if it % primal_every == 0 or it == 1:
+            primals += 1
+            x = primal(p, rel, m, seed + it, deadline)
+            if x is not None:
+                c = objective(p, x)
+                if c < ub:
+                    ub, best_x = c, x
+        # projected step: a zero price with negative slack stays at zero
+        gp = np.where((m.pool <= 0) & (g.pool < 0), 0.0, g.pool)
+        gk = np.where((m.pk <= 0) & (g.pk < 0), 0.0, g.pk)
+        gc = np.where((m.cap <= 0) & (g.cap < 0), 0.0, g.cap)
+        norm = float(gp @ gp + gk @ gk + gc @ gc)
+        if norm <= 1e-12 or lam < 1e-4:
+            break
+        target = ub if math.isfinite(ub) else abs(lb) * 1.1 + 1.0
+        t = lam * max(target - lb, 1e-6 * max(1.0, abs(lb))) / norm
+        m = Multipliers(np.maximum(0.0, m.pool + t * gp), np.maximum(0.0, m.pk + t * gk),
+                        np.maximum(0.0, m.cap + t * gc))
+    lb_safe = rel.safe(best_lb) if best_lb > -math.inf else -math.inf
+    return LagrangianOutcome(best_x, ub, lb_safe, best_m,
+                             {"iterations": it, "primal_plans": primals, "step": lam})
+
+
+@register("lagrangian", "Lagrangian prices on stock and capacity (subgradient): a proven "
+                        "lower bound, priced plans repaired to feasibility, local search",
+          "heuristic")
+def solve_lagrangian(problem: Problem, options: SolveOptions) -> SolverResult:
+    t0 = time.perf_counter()
+    deadline = Deadline(options.time_limit)
+    x0, _ = greedy_solution(problem, options.seed, deadline)
+    share = None if options.time_limit is None else options.time_limit * 0.5
+    out = subgradient(problem, x0, Deadline(None if share is None else
+                                            max(0.0, share - deadline.elapsed())),
+                      options.seed)
+    stats: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
+    x = out.x
+    lb = out.lower_bound if math.isfinite(out.lower_bound) else None
+    if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
+        x, ls = local_search.improve(problem, x, deadline, options.seed,
+                                     max_moves=DEFAULT_MOVES if options.time_limit is None
+                                     else None)
+        stats.update({"ls_" + k: v for k, v in ls.items()})
+    if out.lower_bound == math.inf:
+        stats["note"] = "a must-fill line has no feasible source"
+    return make_result("lagrangian", problem, x, time.perf_counter() - t0, stats,
+                       lower_bound=lb)

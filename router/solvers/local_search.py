@@ -1,0 +1,103 @@
+"""Local search on a feasible plan: large-neighbourhood moves over orders.
+
+One move takes a few orders out of the plan (freeing their stock, packages and capacity) and
+routes them again with the bidding rounds of :mod:`router.solvers.core`, keeping the result
+when the cost of those orders does not rise. Re-routing an order alone moves a line to
+another node or merges its packages where that pays; re-routing orders that share a node or
+a SKU together swaps stock and capacity between them. The orders of a move are drawn
+(seeded) in turn: at random; around one node (orders it serves and orders that could use it,
+so congested nodes are re-shared); and among orders with unfilled units or split shipments.
+
+Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.assign` instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from router.compile import Problem, expand_ranges
+from router.solvers import assign
+from router.solvers.base import Deadline
+from router.solvers.core import Prices, State, insert_orders, order_costs, true_prices
+
+
+class NodeIndex:
+    """Arcs grouped by node (CSR), to find the orders around a node."""
+
+    def __init__(self, p: Problem) -> None:
+        self.arcs = np.argsort(p.arc_node, kind="stable")
+        self.ptr = np.zeros(p.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(p.arc_node, minlength=p.n_nodes), out=self.ptr[1:])
+
+
+def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
+            max_moves: int | None = None, prices: Prices | None = None
+            ) -> tuple[np.ndarray, dict[str, int]]:
+    """Improve plan ``x`` until the deadline (or ``max_moves``); never returns a worse plan."""
+    rng = np.random.default_rng(seed)
+    if p.n_orders == 0:
+        return x, {"moves": 0, "improved": 0}
+    if assign.is_assignment(p):
+        M = assign.Matrices(p)
+        a = M.from_x(p, x)
+        if (a < 0).any():
+            return x, {"moves": 0, "improved": 0}
+        before = M.total(a)
+        a = assign.improve(M, a, rng, deadline,
+                           max_rounds=None if max_moves is None else max_moves)
+        return M.to_x(p, a), {"moves": 1, "improved": int(M.total(a) < before)}
+    pr = prices or true_prices(p)
+    st = State(p, x)
+    tiebreak = rng.permutation(p.n_orders)
+    nodes = NodeIndex(p)
+    n = p.n_orders
+    k_base = int(np.clip(n // 50, 4, 300))
+    moves = improved = 0
+    while not deadline.expired() and (max_moves is None or moves < max_moves):
+        kind = moves % 3
+        k = int(rng.integers(max(2, k_base // 2), k_base + 1))
+        D = _draw(p, st, nodes, rng, kind, k)
+        moves += 1
+        if len(D) == 0:
+            continue
+        old = order_costs(p, st.x, D)
+        lines = expand_ranges(p.order_line_ptr[D], p.order_line_ptr[D + 1] - p.order_line_ptr[D])
+        e = expand_ranges(p.line_e_ptr[lines], p.line_e_ptr[lines + 1] - p.line_e_ptr[lines])
+        e = e[st.x[e] > 0]
+        q = st.x[e].copy()
+        st.remove_orders(D)
+        insert_orders(p, st, D, pr, priority="regret", tiebreak=tiebreak,
+                      chunk=None if moves % 2 else 0.25)
+        new = order_costs(p, st.x, D)
+        if new < old - 1e-9:
+            improved += 1
+        elif new > old + 1e-9:
+            st.remove_orders(D)
+            st.add(e, q)
+    return st.x, {"moves": moves, "improved": improved}
+
+
+def _draw(p: Problem, st: State, nodes: NodeIndex, rng: np.random.Generator, kind: int,
+          k: int) -> np.ndarray:
+    n = p.n_orders
+    if kind == 1 and p.n_nodes > 0:
+        # around one busy node: the orders it serves and some that could use it
+        used = np.bincount(p.arc_node[st.arc_units > 0], minlength=p.n_nodes).astype(float)
+        if used.sum() > 0:
+            node = int(rng.choice(p.n_nodes, p=used / used.sum()))
+            arcs = nodes.arcs[nodes.ptr[node]:nodes.ptr[node + 1]]
+            served = p.arc_order[arcs[st.arc_units[arcs] > 0]]
+            other = p.arc_order[arcs[st.arc_units[arcs] == 0]]
+            half = k // 2
+            pick = [rng.choice(served, size=min(half, len(served)), replace=False)
+                    if len(served) else np.zeros(0, dtype=np.int64),
+                    rng.choice(other, size=min(k - half, len(other)), replace=False)
+                    if len(other) else np.zeros(0, dtype=np.int64)]
+            return np.unique(np.concatenate(pick)).astype(np.int64)
+    if kind == 2:
+        # orders with unfilled units or more than one package
+        short = np.bincount(p.line_order, weights=st.line_need > 0, minlength=n) > 0
+        cand = np.flatnonzero(short | (st.order_npk > 1))
+        if len(cand):
+            return np.unique(rng.choice(cand, size=min(k, len(cand)), replace=False))
+    return np.unique(rng.choice(n, size=min(k, n), replace=False)).astype(np.int64)
