@@ -496,7 +496,8 @@ class _Generator:
         express, complete = self.express.tolist(), self.ship_complete.tolist()
         bulky = self.bulky_order.tolist()
         ptr = self.order_ptr.tolist()
-        l_sku, l_qty = self.line_sku.tolist(), self.line_qty.tolist()
+        lines = [{"sku": ids[s], "qty": q}
+                 for s, q in zip(self.line_sku.tolist(), self.line_qty.tolist(), strict=True)]
         for o in range(self.p.orders):
             d = {"id": f"O-{o + 1:0{od}d}", "lat": lat[o], "lon": lon[o]}
             if express[o]:
@@ -505,7 +506,7 @@ class _Generator:
                 d["max_packages"] = 1
             if bulky[o]:
                 d["unfilled_penalty"] = BULKY_PENALTY
-            d["lines"] = [{"sku": ids[l_sku[i]], "qty": l_qty[i]} for i in range(ptr[o], ptr[o + 1])]
+            d["lines"] = lines[ptr[o]:ptr[o + 1]]
             orders.append(d)
 
         return {
