@@ -283,3 +283,14 @@ def test_default_solver_plans_verify(preset: str) -> None:
     avail, demand = _available(inst), _demand(inst)
     must = sum(max(0, d - avail.get(s, 0)) for s, d in demand.items())
     assert sum(u.qty for u in plan.unfilled) >= must > 0
+
+
+@pytest.mark.parametrize("file,preset", [("xs.yaml", "xs"), ("s.yaml", "s"), ("m.yaml", "m"),
+                                         ("l.json", "l")])
+def test_shipped_batches_are_what_their_commands_make(file: str, preset: str) -> None:
+    """instances/README.md lists `router generate --preset P --seed 1 -o instances/FILE`."""
+    path = Path(__file__).resolve().parent.parent / "instances" / file
+    if not path.exists():
+        pytest.skip(f"{file} not shipped")
+    fmt = "json" if file.endswith(".json") else "yaml"
+    assert path.read_text(encoding="utf-8") == dumps(generate_data(preset, 1), fmt)
