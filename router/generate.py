@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -539,26 +540,44 @@ def _num(v: float) -> str:
     return s
 
 
+@functools.lru_cache(maxsize=65536)
+def _yaml_str(v: str) -> str:
+    if _PLAIN.fullmatch(v) and v.lower() not in _YAML_WORDS:
+        return v
+    return json.dumps(v, ensure_ascii=False)
+
+
 def _yaml(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
+    t = type(v)
+    if t is str:
+        return _yaml_str(v)
+    if t is int:
         return str(v)
-    if isinstance(v, float):
+    if t is float:
         if not math.isfinite(v):
             raise ValueError(f"cannot write non-finite number {v!r}")
         return _num(v)
-    if isinstance(v, str):
-        if _PLAIN.fullmatch(v) and v.lower() not in _YAML_WORDS:
-            return v
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_yaml(k)}: {_yaml(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, (list, tuple)):
+    if t is dict:
+        return "{" + ", ".join(f"{_yaml_str(k)}: {_yaml(x)}" for k, x in v.items()) + "}"
+    if t is list or t is tuple:
         return "[" + ", ".join(_yaml(x) for x in v) + "]"
+    if t is bool:
+        return "true" if v else "false"
     if v is None:
         return "null"
-    raise TypeError(f"cannot write {type(v).__name__}")
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return _yaml(float(v))
+    if isinstance(v, str):
+        return _yaml_str(str(v))
+    if isinstance(v, Mapping):
+        return _yaml(dict(v))
+    if isinstance(v, (list, tuple)):
+        return _yaml(list(v))
+    raise TypeError(f"cannot write {t.__name__}")
 
 
 def _json(v: Any) -> str:
