@@ -1,14 +1,181 @@
-"""``auto`` (placeholder while the improvement stages are wired)."""
+"""``auto``, the default solver: the best plan the project can find within the time limit.
+
+Stages, each within what is left of the budget:
+
+1. ``greedy`` (vectorised bidding rounds, milliseconds): the first plan, always feasible;
+   on an assignment batch (GAP) its repair completes it.
+2. Lagrangian subgradient (:mod:`router.solvers.lagrangian`), about 15% of the budget: a
+   proven lower bound and plans suggested by the prices.
+3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
+   seconds left), an exact MIP backend (the first available of ``MIP_BACKENDS``)
+   warm-started from the incumbent, for up to half of what is left; its bound counts too.
+4. Local search (:mod:`router.solvers.local_search`) on the best plan until the deadline.
+
+Every candidate plan is checked with :func:`router.evaluate.violations` before it can become
+the incumbent. The answer is the best plan and the best proven bound (the larger of the
+Lagrangian and MIP bounds); the status is ``optimal`` when the bound meets the plan. ``auto``
+stops early once optimality is proven.
+
+Without a time limit the effort is ``1 s + 1 s per 2,000 orders``, at most 30 s
+(:func:`default_budget`), again stopping early when optimality is proven.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+
 from router.compile import Problem
-from router.solvers.base import SolveOptions, SolverResult, register
-from router.solvers.greedy import solve_greedy
+from router.errors import SolverUnavailable
+from router.evaluate import objective, violations
+from router.solvers import local_search
+from router.solvers.base import Deadline, SolveOptions, SolverResult, Status, get, register
+from router.solvers.core import (
+    State,
+    complete_must_fill,
+    insert_orders,
+    tiebreak_keys,
+    true_prices,
+)
+from router.solvers.lagrangian import subgradient
+from router.solvers.regret import regret_solution
+
+log = logging.getLogger(__name__)
+
+MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc")
+MIP_LINE_ARCS_PER_SECOND = 5_000
+LAGRANGIAN_SHARE = 0.15
+MIP_SHARE = 0.5
 
 
-@register("auto", "the best plan found within the time limit (default)", "heuristic")
+def default_budget(p: Problem) -> float:
+    """Seconds ``auto`` spends when no time limit is given."""
+    return min(30.0, 1.0 + p.n_orders / 2000.0)
+
+
+class Incumbent:
+    """The best verified plan so far and the best proven bound."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        self.x: np.ndarray | None = None
+        self.obj = math.inf
+        self.lb = -math.inf
+        self.source = ""
+        self.history: list[tuple[str, float, float]] = []
+        self.t0 = time.perf_counter()
+
+    def offer(self, x: np.ndarray | None, source: str) -> bool:
+        if x is None:
+            return False
+        x = np.asarray(x, dtype=np.int64)
+        bad = violations(self.p, x)
+        if bad:
+            log.warning("auto: %s plan rejected: %s", source, "; ".join(bad))
+            return False
+        c = objective(self.p, x)
+        if not math.isfinite(c) or c >= self.obj - 1e-9:
+            return False
+        self.x, self.obj, self.source = x, c, source
+        self.history.append((source, round(time.perf_counter() - self.t0, 4), c))
+        return True
+
+    def bound(self, lb: float | None) -> None:
+        if lb is not None and math.isfinite(lb) and lb > self.lb:
+            self.lb = lb
+
+    def proven(self) -> bool:
+        return self.x is not None and self.lb >= self.obj - 1e-6 * max(1.0, abs(self.obj))
+
+
+def _first_plan(p: Problem, seed: int, deadline: Deadline) -> np.ndarray | None:
+    st = State(p)
+    insert_orders(p, st, np.arange(p.n_orders), true_prices(p), priority="regret",
+                  tiebreak=tiebreak_keys(p, seed), deadline=deadline)
+    rng = np.random.default_rng(seed)
+    # a must-fill repair is small (assignment batches) and is run even past the deadline,
+    # so that a plan exists whenever one can be found
+    return complete_must_fill(p, st.x, rng, None if not deadline.expired() else Deadline(0.5))
+
+
+def _mip_backend() -> str | None:
+    for name in MIP_BACKENDS:
+        try:
+            get(name)
+        except SolverUnavailable:
+            continue
+        return name
+    return None
+
+
+@register("auto", "the best plan found within the time limit: greedy, Lagrangian bound and "
+                  "prices, MIP on small batches, local search (default)", "heuristic")
 def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
-    r = solve_greedy(problem, options)
-    return SolverResult("auto", r.status, r.x, r.objective, r.lower_bound, r.build_seconds,
-                        r.solve_seconds, {**r.stats, "stages": ["greedy"]})
+    t0 = time.perf_counter()
+    p = problem
+    budget = options.time_limit if options.time_limit is not None else default_budget(p)
+    deadline = Deadline(budget)
+    inc = Incumbent(p)
+    stages: list[str] = []
+    stats: dict[str, Any] = {"budget": budget}
+
+    # 1. a plan within milliseconds
+    inc.offer(_first_plan(p, options.seed, deadline), "greedy")
+    stages.append("greedy")
+    if inc.x is None and p.must_fill and not deadline.expired():
+        x, _ = regret_solution(p, options.seed, deadline)
+        inc.offer(x, "regret")
+        stages.append("regret")
+
+    # 2. Lagrangian bound and priced plans
+    if not deadline.expired() and p.n_orders:
+        share = Deadline(min(deadline.remaining(), LAGRANGIAN_SHARE * budget))
+        out = subgradient(p, inc.x, share, options.seed, primal_every=25)
+        stages.append("lagrangian")
+        stats.update({"lagrangian_" + k: v for k, v in out.stats.items()})
+        if out.lower_bound == math.inf:
+            return SolverResult("auto", Status.INFEASIBLE, None, None, None, 0.0,
+                                time.perf_counter() - t0,
+                                {**stats, "stages": stages,
+                                 "note": "a line that must be filled has no feasible source"})
+        inc.offer(out.x, "lagrangian")
+        inc.bound(out.lower_bound)
+
+    # 3. an exact MIP, warm-started, where the batch is small for the time left
+    left = deadline.remaining()
+    backend = _mip_backend()
+    if (not inc.proven() and backend is not None and left > 0.05
+            and p.n_line_arcs <= MIP_LINE_ARCS_PER_SECOND * left):
+        try:
+            r = get(backend).func(p, SolveOptions(time_limit=MIP_SHARE * left,
+                                                  seed=options.seed, mip_gap=options.mip_gap,
+                                                  threads=options.threads, warm_start=inc.x))
+            stages.append(backend)
+            stats["mip_status"] = str(r.status)
+            inc.offer(r.x, backend)
+            if r.status == Status.OPTIMAL and r.objective is not None:
+                inc.bound(r.objective if r.lower_bound is None else r.lower_bound)
+            else:
+                inc.bound(r.lower_bound)
+        except Exception as e:  # a backend failure must never cost the plan
+            log.warning("auto: %s failed: %s", backend, e)
+            stats["mip_error"] = f"{backend}: {e}"
+
+    # 4. local search until the deadline
+    if inc.x is not None and not inc.proven() and not deadline.expired():
+        x, ls = local_search.improve(p, inc.x, deadline, options.seed)
+        stages.append("local_search")
+        stats.update({"ls_" + k: v for k, v in ls.items()})
+        inc.offer(x, "local_search")
+
+    stats.update(stages=stages, incumbents=inc.history, best_from=inc.source)
+    lb = inc.lb if math.isfinite(inc.lb) else None
+    secs = time.perf_counter() - t0
+    if inc.x is None:
+        return SolverResult("auto", Status.NO_SOLUTION, None, None, lb, 0.0, secs, stats)
+    status = Status.OPTIMAL if inc.proven() else Status.FEASIBLE
+    return SolverResult("auto", status, inc.x, inc.obj, lb, 0.0, secs, stats)

@@ -203,6 +203,13 @@ class Static:
         self.unit_use = bool((p.e_use == 1.0).all())
         self.cap_finite = bool(np.isfinite(p.node_capacity).any())
         self.pool_finite = bool(np.isfinite(p.pool_qty).any())
+        self.lines_arcs = np.flatnonzero(self.e_count > 0)
+        self.all_e = np.arange(p.n_line_arcs)
+        local = np.cumsum(self.e_count > 0) - 1
+        self.le_all = local[p.e_line]
+        self.all_a = np.arange(p.n_arcs)
+        has_arcs = np.diff(p.order_arc_ptr) > 0
+        self.a_order_local = (np.cumsum(has_arcs) - 1)[p.arc_order]
 
 
 _STATIC: weakref.WeakKeyDictionary[Problem, Static] = weakref.WeakKeyDictionary()
@@ -228,13 +235,21 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
     lines = lines[(st.line_need[lines] > 0) & (S.e_count[lines] > 0)]
     ecount = S.e_count[lines]
     n_l = len(lines)
-    if 4 * n_l > p.n_lines:
+    full_set = n_l == len(S.lines_arcs)  # every line with a source is active
+    if full_set:
+        E, le = S.all_e, S.le_all
+    elif 4 * n_l > p.n_lines:
         lmask = np.zeros(p.n_lines, dtype=bool)
         lmask[lines] = True
         E = np.flatnonzero(lmask[p.e_line])
+        le = np.repeat(np.arange(n_l), ecount)
     else:
         E = expand_ranges(lep[lines], ecount)
-    le = np.repeat(np.arange(n_l), ecount)
+        le = np.repeat(np.arange(n_l), ecount)
+
+    def on_e(v: np.ndarray) -> np.ndarray:
+        return v if full_set else v[E]
+
     l_start = np.cumsum(ecount) - ecount
     # orders (local index) of the lines
     ol = p.line_order[lines]
@@ -248,17 +263,17 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
     a_start = np.cumsum(acount) - acount
     need_l = st.line_need[lines].astype(np.float64)
     need = need_l[le]
-    a = p.e_arc[E]
-    n = S.e_node[E]
+    a = on_e(p.e_arc)
+    n = on_e(S.e_node)
     o_loc = l_oloc[le]
-    avail = np.minimum(need, p.e_ub[E] - st.x[E])
+    avail = np.minimum(need, on_e(p.e_ub) - on_e(st.x))
     if S.pool_finite:
-        np.minimum(avail, st.pool_left[p.e_pool[E]], out=avail)
+        np.minimum(avail, st.pool_left[on_e(p.e_pool)], out=avail)
     if S.cap_finite:
         if S.unit_use:
             np.minimum(avail, np.floor(st.cap_left + EPS)[n], out=avail)
         else:
-            use = p.e_use[E]
+            use = on_e(p.e_use)
             with np.errstate(divide="ignore", invalid="ignore"):
                 capq = np.where(use > 0, np.floor(st.cap_left[n] / np.where(use > 0, use, 1.0)
                                                   + EPS), np.inf)
@@ -271,7 +286,7 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
     full = usable & (avail >= need)
     fixed_a = pr.fixed[a]
     fixed_e = np.where(is_open, 0.0, fixed_a)
-    unit = pr.unit[E]
+    unit = on_e(pr.unit)
     pen_l = pr.penalty[lines]
     line_cost = need * unit
     # 1. standalone options (a secondary line may open a package only if two slots are left)
@@ -287,14 +302,16 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
         sc_second = np.minimum(_seg_min(masked_sc, l_start, ecount), need_l * pen_l)
         line_reg = np.where(np.isfinite(sc_min), sc_second - alt, 0.0)
     # 2. primary arc (local arc index la = arc start of the order + arc's index within it)
-    la = a_start[o_loc] + S.e_off[E]
+    la = a_start[o_loc] + on_e(S.e_off)
     n_a = int(acount.sum())
     gain = np.where(full, alt[le] - line_cost, 0.0)
     np.maximum(gain, 0.0, out=gain)
     arc_gain = np.bincount(la, weights=gain, minlength=n_a)
-    A_r = expand_ranges(p.order_arc_ptr[ao_u], acount)
+    all_arcs = n_a == p.n_arcs
+    A_r = S.all_a if all_arcs else expand_ranges(p.order_arc_ptr[ao_u], acount)
+    a_seg = S.a_order_local if all_arcs else np.repeat(np.arange(n_o), acount)
     a_open = st.arc_units[A_r] > 0
-    a_can = a_open | (node_ok[p.arc_node[A_r]] & np.repeat(slots_o >= 1, acount))
+    a_can = a_open | (node_ok[p.arc_node[A_r]] & (slots_o >= 1)[a_seg])
     score = np.where(a_open, 0.0, pr.fixed[A_r]) - arc_gain
     score[~a_can | (score >= -EPS) | (arc_gain <= EPS)] = np.inf
     if mode == "complete":  # any node shipping every short line, the cheapest package
@@ -303,7 +320,6 @@ def make_bids(p: Problem, st: State, ao: np.ndarray, pr: Prices, priority: str,
         complete = a_can & (n_full >= np.repeat(n_short, acount))
         score = np.where(complete, np.where(a_open, 0.0, pr.fixed[A_r]), np.inf)
     best = _seg_min(score, a_start, acount)
-    a_seg = np.repeat(np.arange(n_o), acount)
     prim_local = _seg_first(score == best[a_seg], a_seg, n_o)
     prim_local[~np.isfinite(best)] = -1
     has_prim = prim_local >= 0
@@ -410,31 +426,37 @@ def _fits(amount: np.ndarray, res: np.ndarray, rank: np.ndarray, left: np.ndarra
 
 
 def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
-                n_blocks: int = 4, retries: int = 2) -> np.ndarray:
+                n_blocks: int = 4, retries: int = 2, reserve: bool = True) -> np.ndarray:
     """Apply the bids that fit, in priority order; returns the orders accepted.
 
     The bids are taken in blocks of consecutive ranks; within a block an order's bid is
     accepted when, on every resource it needs, the demand of the block's bids ranked before
     it plus its own still fits what is left. Bids that do not fit are checked once more after
-    the block's accepted bids are applied, then left to bid again in the next round (so they
-    never block the blocks after them). ``limit`` caps the number of orders accepted (the
-    regret rule takes a few at a time)."""
+    the block's accepted bids are applied; those still out bid again in the next round, and
+    (``reserve``) keep their claim for this round on the resources where they did fit, so a
+    lower-ranked order cannot take scarce stock from them meanwhile. ``limit`` caps the
+    number of orders accepted (the regret rule takes a few at a time)."""
     n_bid = b.n_orders if limit is None else min(limit, b.n_orders)
     srt = np.argsort(b.rank, kind="stable")
     rk_sorted = b.rank[srt]
     size = max(256, -(-n_bid // n_blocks))
     accepted: list[np.ndarray] = []
+    held_pool = np.zeros(len(st.pool_left))
+    held_cap = np.zeros(p.n_nodes)
+    held_pk = np.zeros(p.n_nodes)
     for lo in range(0, n_bid, size):
         hi = min(n_bid, lo + size)
         idx = srt[np.searchsorted(rk_sorted, lo):np.searchsorted(rk_sorted, hi)]
+        pool_ok = cap_ok = pk_ok = np.ones(0, dtype=bool)
+        pk = np.zeros(0)
         for _ in range(retries):
             if len(idx) == 0:
                 break
             e, q, rk = b.e[idx], b.q[idx], b.rank[idx]
             a = p.e_arc[e]
             n = p.arc_node[a]
-            bad = ~_fits(q.astype(np.float64), p.e_pool[e], rk, st.pool_left)
-            bad |= ~_fits(q * p.e_use[e], n, rk, st.cap_left)
+            pool_ok = _fits(q.astype(np.float64), p.e_pool[e], rk, st.pool_left - held_pool)
+            cap_ok = _fits(q * p.e_use[e], n, rk, st.cap_left - held_cap)
             nw = b.new_arc[idx]
             # one package per distinct new arc (an order's entries on one arc count once)
             pk = np.zeros(len(idx))
@@ -442,7 +464,8 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
                 k = np.flatnonzero(nw)
                 _, firsts = np.unique(a[k], return_index=True)
                 pk[k[firsts]] = 1.0
-            bad |= ~_fits(pk, n, rk, st.node_pk_left)
+            pk_ok = _fits(pk, n, rk, st.node_pk_left - held_pk)
+            bad = ~(pool_ok & cap_ok & pk_ok)
             bad_rank = np.zeros(b.n_orders, dtype=bool)
             bad_rank[rk[bad]] = True
             good = ~bad_rank[rk]
@@ -451,6 +474,13 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
                 st.add(b.e[gi], b.q[gi])
                 accepted.append(b.order[gi])
             idx = idx[~good]
+            pool_ok, cap_ok, pk_ok, pk = pool_ok[~good], cap_ok[~good], pk_ok[~good], pk[~good]
+        if reserve and len(idx) and hi < n_bid:
+            e, q = b.e[idx], b.q[idx]
+            n = p.arc_node[p.e_arc[e]]
+            _scatter_add(held_pool, p.e_pool[e], np.where(pool_ok, q, 0).astype(np.float64))
+            _scatter_add(held_cap, n, np.where(cap_ok, q * p.e_use[e], 0.0))
+            _scatter_add(held_pk, n, np.where(pk_ok, pk, 0.0))
     return np.concatenate(accepted) if accepted else np.zeros(0, dtype=np.int64)
 
 

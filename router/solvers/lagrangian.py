@@ -181,11 +181,10 @@ def primal(p: Problem, rel: Relaxation, m: Multipliers, seed: int,
     rng = np.random.default_rng(seed)
     if assign.is_assignment(p):
         M = assign.Matrices(p)
-        a = assign.regret_assign(M, m.cap)
-        a = assign.repair(M, a, rng, deadline)
-        if a is None:
+        fixed = assign.repair(M, assign.regret_assign(M, m.cap), rng, deadline)
+        if fixed is None:
             return None
-        return M.to_x(p, assign.improve(M, a, rng, deadline, kick=False))
+        return M.to_x(p, assign.improve(M, fixed, rng, deadline, kick=False))
     st = State(p)
     insert_orders(p, st, np.arange(p.n_orders), rel.prices(m), priority="regret",
                   tiebreak=tiebreak_keys(p, seed), deadline=deadline)
