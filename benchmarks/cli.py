@@ -7,6 +7,7 @@ import datetime as dt
 import fnmatch
 import importlib
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -190,6 +191,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     meta["settings"] = asdict(plan.settings) | {"scratch": None}
     meta["commands"] = (meta.get("commands", []) if args.append else []) + [command]
     meta.setdefault("started", started)
+    meta.setdefault("load_start", _load())
     t0 = time.perf_counter()
     interrupted = False
     with jsonl_sink(out / RUNS_FILE, append=args.append) as sink:
@@ -201,11 +203,19 @@ def run(args: argparse.Namespace, command: str) -> int:
     wall = time.perf_counter() - t0
     meta["wall_seconds"] = (meta.get("wall_seconds", 0.0) if args.append else 0.0) + wall
     meta["finished"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    meta["load_end"] = _load()
     meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     report = write_outputs(out, meta, plots=not args.no_plots)
     print(f"bench: {wall / 60:.1f} min; wrote {report}, {out / 'runs.csv'}, "
           f"{out / 'summary.csv'}", file=sys.stderr)
     return 130 if interrupted else 0
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover
+        return None
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") -> int:
