@@ -50,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="solver kinds run on the xl preset (default: heuristic)")
     p.add_argument("--seed", type=int, default=0, help="solver seed (default 0)")
     p.add_argument("--vary-seed", action="store_true", help="repeat r uses seed + r")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="threads the engines may use (default 1: comparable timings)")
     p.add_argument("--grace", type=float, default=3.0, metavar="S",
                    help="hard kill at grace-factor x budget + S seconds (default 3)")
     p.add_argument("--grace-factor", type=float, default=1.5, metavar="F")
@@ -97,7 +99,7 @@ def settings_from(args: argparse.Namespace, out: Path) -> Settings:
     scratch = out / "raw"
     return Settings(grace=args.grace, grace_factor=args.grace_factor, seed=args.seed,
                     vary_seed=args.vary_seed, repeat_seconds=args.repeat_seconds,
-                    carry=not args.no_carry, scratch=str(scratch))
+                    carry=not args.no_carry, threads=args.threads, scratch=str(scratch))
 
 
 def history(path: Path) -> dict[tuple[str, str, str, float], float]:

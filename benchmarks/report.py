@@ -732,7 +732,8 @@ def _matrix(cells: Sequence[Cell]) -> list[str]:
                   key=lambda t: (solver_rank(t[0], t[1]), t[2]))
     rows = []
     for solver, kind, budget in keys:
-        row = [solver, _budget(budget)]
+        here = [c for c in cells if c.solver == solver and c.budget == budget]
+        row = [solver + ("*" if here and all(c.carried for c in here) else ""), _budget(budget)]
         ok = runs = 0
         secs = []
         for _g, _n, inst in insts:
@@ -756,7 +757,8 @@ def _matrix(cells: Sequence[Cell]) -> list[str]:
         rows.append(row)
     out = ["Extra cost over the best plan per instance (the hand-made batches' worked optima, "
            "the GAP optima); ✓ = proven optimal; bound-only solvers: (−x%) = their bound lies "
-           "x% below the best plan; failures in capitals.", ""]
+           "x% below the best plan; failures in capitals; * carried from the smaller budget "
+           "(the solver stopped on its own there).", ""]
     out += _table(["solver", "budget", *(i for _g, _n, i in insts), "verified", "max time"],
                   rows)
     return [*out, ""]

@@ -162,3 +162,21 @@ def test_gap_specs_carry_published_bounds() -> None:
     assert specs["d10100"].known_lower == 6345 and specs["d10100"].known_upper == 6348
     assert specs["c0515_1"].group == "gap1-12" and specs["e20200"].group == "E"
     assert GAP_DIR.exists()
+
+
+def test_carry_dry_run_and_report_only(tmp_path: Path) -> None:
+    """A solver that stops on its own well within a budget is carried to the larger ones;
+    --dry-run runs nothing; --report-only rebuilds the report from the records."""
+    out = tmp_path / "res"
+    args = ["--suite", "smoke", "--solvers", "greedy", "--instances", "hand-store",
+            "--budgets", "2,20", "-o", str(out)]
+    assert cli.main([*args, "--dry-run"]) == 0
+    assert not (out / "runs.jsonl").exists()
+    assert cli.main(args) == 0
+    recs = read_jsonl(out / "runs.jsonl")
+    assert [(r["budget"], r.get("carried_from")) for r in recs] == [(2.0, None), (20.0, 2.0)]
+    assert recs[1]["objective"] == recs[0]["objective"] == pytest.approx(30.5)
+    (out / "report.md").unlink()
+    assert cli.main(["--report-only", "--no-plots", "-o", str(out)]) == 0
+    assert "greedy*" in (out / "report.md").read_text()
+    assert cli.main(["--solvers", "no-such-solver", "--dry-run", "-o", str(out)]) == 2
