@@ -15,18 +15,26 @@ options always give the same instance and the same bytes on disk. What it holds:
 - Catalogue: Zipf-like popularity; weights from small parcels to bulky goods (15-50 kg) that
   stores may not ship (``store_eligible: false``). Baskets of 1-5 lines, most single-line;
   quantities mostly 1.
-- Stock: each warehouse holds most popular SKUs and a thinning share of the tail, deep (a few
-  times the demand of its catchment); stores hold a few store-eligible SKUs, shallow, with a
-  safety stock of 0-2 units kept for walk-in shoppers. A ``scarcity`` share of the demanded SKUs
-  (hot items first) is short overall: the network holds 20-70 % of the batch's demand for them,
-  so some units stay unfilled in every plan.
-- Capacity per batch: warehouses large (1.3-2.2 times the packages of their catchment), a
-  quarter of them near saturation (0.55-0.9 times); stores small. ``tightness`` divides every
-  capacity.
-- Service: an ``express_share`` of the orders is express (served within ``EXPRESS_MAX_KM``);
-  distance zones shaped like Chinese couriers' tariffs (same city, same province, neighbouring
+- Stock: a popular SKU sits in most warehouses of a small network and in about a dozen
+  (``HUB_SPREAD``) of a large one, the tail in one or two; warehouse stock is deep (1.5-4 times
+  the batch's demand, split by catchment). Stores carry a few store-eligible SKUs (a store holds
+  the SKU of a random order line with probability ``store_share``), shallow (1-8 units), with a
+  safety stock of 0-2 units kept for walk-in shoppers. Some SKUs (hot items more often) are
+  short overall: the network holds 20-70 % of their batch demand, chosen until about a
+  ``scarcity`` share of the batch's units cannot be filled by any plan.
+- Capacity per batch: warehouses large (1.3-2.2 times the packages of their catchment, the
+  orders nearest to them), a quarter of them near saturation (0.55-0.9 times); stores small
+  (a few packages). ``tightness`` divides every capacity.
+- Service: express is offered where a warehouse within ``EXPRESS_MAX_KM`` stocks every line of
+  the order; an ``express_share`` of all orders takes it (at most the share it is offered to).
+  Distance zones shaped like Chinese couriers' tariffs (same city, same province, neighbouring
   provinces, far; the last zone covers every pair in mainland China); 15 % of the orders ship
   complete (``max_packages: 1``), the others at most ``default_max_packages: 3`` packages.
+  A unit left unfilled costs 300 (600 in an order holding a bulky SKU).
+
+Bounded candidates: a line can go to the warehouses holding its SKU plus the few stores around
+the customer that carry it, so line-arcs per line stay small at every size (about 1.6 for
+``xs`` to 6.4 for ``xl``, at most about 20).
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -644,7 +652,3 @@ def write(data: dict[str, Any] | Instance, path: str | os.PathLike[str]) -> int:
         raise InputError([("", f"cannot write: {e.strerror}")], str(path)) from None
     return len(raw)
 
-
-def describe(p: Params) -> dict[str, Any]:
-    """The knobs as a plain mapping (for reports)."""
-    return asdict(p)

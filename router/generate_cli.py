@@ -36,7 +36,8 @@ def add_parser(sub: Any) -> None:
                    help="share of the batch's units short overall, 0-1 (SKUs under-stocked)")
     g.add_argument("--store-share", type=float, metavar="F",
                    help="chance that a store carries the SKU of a random order line, 0-0.9")
-    g.add_argument("--express-share", type=float, metavar="F", help="share of express orders")
+    g.add_argument("--express-share", type=float, metavar="F",
+                   help="share of express orders (at most the share express is offered to)")
     g.add_argument("--tightness", type=float, metavar="F",
                    help="capacity tightness: every node capacity is divided by it (default 1)")
     g.add_argument("--zipf", type=float, metavar="F", help="exponent of SKU popularity (0.9)")
