@@ -119,27 +119,40 @@ def _supervise(pid: int, r: int, t0: float, budget: float, s: Settings) -> dict[
     buf = b""
     solved = False
     killed = ""
-    while True:
-        now = time.perf_counter()
-        if now >= deadline:
-            killed = "verify" if solved else "solve"
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            break
-        ready, _, _ = select.select([r], [], [], min(deadline - now, 0.25))
-        if not ready:
-            continue
-        chunk = os.read(r, 1 << 16)
-        if not chunk:
-            break
-        buf += chunk
-        if not solved and buf.startswith(b"S\n"):
-            solved = True
-            deadline = time.perf_counter() + s.verify_timeout
+    exited: tuple[int, Any] | None = None  # (status, rusage) once the child has exited
+    try:
+        while True:
+            now = time.perf_counter()
+            if now >= deadline:
+                killed = "verify" if solved else "solve"
+                _kill(pid)
+                break
+            ready, _, _ = select.select([r], [], [], min(deadline - now, 0.25))
+            if not ready:
+                # The child may be gone while a grandchild still holds the pipe open.
+                wpid, status, ru = os.wait4(pid, os.WNOHANG)
+                if wpid == pid:
+                    exited = (status, ru)
+                    buf += _drain(r)
+                    break
+                continue
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                break
+            buf += chunk
+            if not solved and buf.startswith(b"S\n"):
+                solved = True
+                deadline = time.perf_counter() + s.verify_timeout
+    except BaseException:  # e.g. KeyboardInterrupt: never leave a child running
+        _kill(pid)
+        if exited is None:
+            os.wait4(pid, 0)
+        raise
     wall = time.perf_counter() - t0
-    _, status, ru = os.wait4(pid, 0)
+    if exited is None:
+        _, status, ru = os.wait4(pid, 0)
+    else:
+        status, ru = exited
     # The engine's own children (e.g. CBC) may outlive a killed child: end the group.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -161,6 +174,23 @@ def _supervise(pid: int, r: int, t0: float, budget: float, s: Settings) -> dict[
         return rec
     child.update(rec)
     return child
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _drain(r: int) -> bytes:
+    out = b""
+    while select.select([r], [], [], 0)[0]:
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        out += chunk
+    return out
 
 
 def _child(instance: Instance | GapInstance, solver: str, kind: str, budget: float, seed: int,

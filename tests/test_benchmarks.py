@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -51,8 +52,15 @@ def _overships(problem: Problem, options: SolveOptions) -> SolverResult:
     return SolverResult("t-overships", Status.FEASIBLE, x, None, None)
 
 
+def _leaves_a_grandchild(problem: Problem, options: SolveOptions) -> SolverResult:
+    # An engine process that outlives the solver call and holds every inherited descriptor.
+    subprocess.Popen(["sleep", "60"], close_fds=False)
+    r = base.get("greedy").func(problem, options)
+    return SolverResult("t-orphan", r.status, r.x, r.objective, None)
+
+
 TEST_SOLVERS = {"t-sleepy": _sleepy, "t-raises": _raises, "t-dies": _dies,
-                "t-overships": _overships}
+                "t-overships": _overships, "t-orphan": _leaves_a_grandchild}
 
 
 @pytest.fixture
@@ -88,6 +96,10 @@ def test_failures_are_recorded_not_raised(test_solvers: None) -> None:
     bad = run_isolated(inst, "t-overships", 0.5, 0, FAST)
     assert bad["outcome"] == "invalid" and bad["verified"] is False
     assert "objective" in bad and bad["error"]
+    t0 = time.perf_counter()
+    orphan = run_isolated(inst, "t-orphan", 5.0, 0, FAST)
+    assert orphan["outcome"] == "ok" and orphan["objective"] == pytest.approx(11.0)
+    assert time.perf_counter() - t0 < 5.0  # not held up by the grandchild's open pipe
 
 
 def test_end_to_end_suite_report_and_csv(tmp_path: Path, test_solvers: None) -> None:
