@@ -528,75 +528,88 @@ def _fastest(cs: Sequence[Cell]) -> str:
     return "–" if best is None else f"{best[1]} @ {best[2]:g} s ({_rate(best[0])})"
 
 
-def _paper_tables(ctx: Context) -> list[str]:
+def _families(ctx: Context) -> list[tuple[str, list[tuple[str, list[Cell]]]]]:
+    """Instance sets for the cross tables, by family: sale-day presets, GAP groups (the smoke
+    suite's groups when neither ran)."""
     sets = _presets_in(ctx)
-    if not sets:
+    sale = [(n, cs) for n, cs in sets if cs and cs[0].suite == "saleday"]
+    gap = [(n.removeprefix("GAP "), cs) for n, cs in sets if cs and cs[0].suite == "gap"]
+    other = [(n, cs) for n, cs in sets if cs and cs[0].suite not in ("saleday", "gap")]
+    fams = [("Sale-day batches (preset)", sale), ("GAP instances (group)", gap),
+            ("Smoke instances", other)]
+    return [(f, s) for f, s in fams if s]
+
+
+def _paper_tables(ctx: Context) -> list[str]:
+    fams = _families(ctx)
+    if not fams:
         return []
-    out: list[str] = []
-    budgets = sorted({c.budget for _, cs in sets for c in cs if not math.isnan(c.budget)})
-    names = [n for n, _ in sets]
-
-    def row_for(solver: str, budget: float) -> list[str] | None:
-        cellz = []
-        any_data = False
-        for _, cs in sets:
-            mine = [c for c in cs if c.solver == solver and c.budget == budget]
-            if not mine:
-                cellz.append("")
-                continue
-            any_data = True
-            cellz.append(_agg_text(aggregate(mine), mine[0].kind))
-        return cellz if any_data else None
-
-    solvers = sorted({(c.solver, c.kind) for _, cs in sets for c in cs},
-                     key=lambda sk: solver_rank(*sk))
+    all_cells = [c for _, sets in fams for _, cs in sets for c in cs]
+    solvers = sorted({(c.solver, c.kind) for c in all_cells}, key=lambda sk: solver_rank(*sk))
     mips = [s for s, k in solvers if k in ("mip", "bound")]
     heur = [s for s, k in solvers if k == "heuristic" and s not in RULE_BASELINES]
     rules = [s for s, k in solvers if s in RULE_BASELINES]
     legend = ("Each cell: mean extra cost over the best plan / mean time (mean gap to the best "
               "bound in brackets where it differs); `k/n` when only k of n instances gave a "
               "verified plan in every run.")
-    if mips:
-        out += ["## MIP backends against each other", "", legend, ""]
+    out: list[str] = []
+
+    def rows_for(sets: list[tuple[str, list[Cell]]], names: list[str],
+                 best_mip: bool) -> list[list[str]]:
+        budgets = sorted({c.budget for _, cs in sets for c in cs if not math.isnan(c.budget)})
         rows = []
         for b in budgets:
-            for s in mips:
-                r = row_for(s, b)
-                if r:
-                    rows.append([s, f"{b:g} s", *r])
-        out += _table(["solver", "budget", *names], rows) + [""]
-    if heur:
-        out += ["## Heuristics and auto against the MIP backends", "", legend + " *best MIP* is "
-                "the best MIP backend of the same budget on each set.", ""]
-        rows = []
-        for b in budgets:
-            for s in heur:
-                r = row_for(s, b)
-                if r:
-                    rows.append([s, f"{b:g} s", *r])
-            if mips:
+            for s in names:
+                cellz = []
+                any_data = False
+                for _, cs in sets:
+                    mine = [c for c in cs if c.solver == s and c.budget == b]
+                    if mine:
+                        any_data = True
+                        cellz.append(_agg_text(aggregate(mine), mine[0].kind))
+                    else:
+                        cellz.append("")
+                if any_data:
+                    rows.append([s, f"{b:g} s", *cellz])
+            if best_mip and any(c.budget == b and c.kind == "mip" for _, cs in sets for c in cs):
                 rows.append(["*best MIP*", f"{b:g} s", *_best_of(sets, mips, b)])
-        out += _table(["solver", "budget", *names], rows) + [""]
+        return rows
+
+    for title, names, best_mip, note in (
+            ("MIP backends against each other", mips, False, ""),
+            ("Heuristics and auto against the MIP backends", heur, True,
+             " *best MIP* is the best MIP backend of the same budget on each set.")):
+        if not names:
+            continue
+        out += [f"## {title}", "", legend + note, ""]
+        for fam, all_sets in fams:
+            sets = [(n, cs) for n, cs in all_sets if any(c.solver in names for c in cs)]
+            rows = rows_for(sets, names, best_mip)
+            if rows:
+                out += [f"### {fam}", ""]
+                out += _table(["solver", "budget", *(n for n, _ in sets)], rows) + [""]
     if rules:
         out += ["## Industry rule baselines", "",
                 "Extra cost of the rules over the best plan (mean over the instances, worst in "
                 "brackets) and their time, each rule at its best budget per instance (a rule "
                 "does not improve with time; a small budget can only cut it short).", ""]
-        rows = []
-        for s in rules:
-            cellz = []
-            for _, cs in sets:
-                chosen = rule_cells(cs, s)
-                mine = [c for c in cs if c.solver == s]
-                agg = aggregate(chosen) if chosen else None
-                if agg is None or agg.extra is None:
-                    cellz.append("–" if not mine else f"0/{len({c.instance for c in mine})} "
-                                                       "verified")
-                else:
-                    cellz.append(f"+{_pct(agg.extra)} (max +{_pct(agg.extra_max)}) / "
-                                 f"{_secs(agg.seconds)}")
-            rows.append([s, *cellz])
-        out += _table(["rule", *names], rows) + [""]
+        for fam, sets in fams:
+            rows = []
+            for s in rules:
+                cellz = []
+                for _, cs in sets:
+                    chosen = rule_cells(cs, s)
+                    mine = [c for c in cs if c.solver == s]
+                    agg = aggregate(chosen) if chosen else None
+                    if agg is None or agg.extra is None:
+                        cellz.append("–" if not mine else
+                                     f"0/{len({c.instance for c in mine})} verified")
+                    else:
+                        cellz.append(f"+{_pct(agg.extra)} (max +{_pct(agg.extra_max)}) / "
+                                     f"{_secs(agg.seconds)}")
+                rows.append([s, *cellz])
+            out += [f"### {fam}", ""]
+            out += _table(["rule", *(n for n, _ in sets)], rows) + [""]
     return out
 
 
