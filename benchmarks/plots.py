@@ -16,12 +16,22 @@ _MARKERS = "osD^v<>pPX*h"
 def _style(solvers: Sequence[tuple[str, str]]) -> dict[str, tuple[str, str, str]]:
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab20"]
+    tab10 = matplotlib.colormaps["tab10"]
+    tab20 = matplotlib.colormaps["tab20"]
+    colors = [tab10(i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
     out = {}
     for i, (s, k) in enumerate(solvers):
         line = ":" if s in RULE_BASELINES else "--" if k in ("mip", "bound") else "-"
-        out[s] = (matplotlib.colors.to_hex(cmap(i % 20)), _MARKERS[i % len(_MARKERS)], line)
+        out[s] = (matplotlib.colors.to_hex(colors[i % len(colors)]),
+                  _MARKERS[i % len(_MARKERS)], line)
     return out
+
+
+def _log_axis(axis: object) -> None:
+    import matplotlib.ticker as mt
+
+    axis.set_major_formatter(mt.FuncFormatter(lambda v, _p: f"{v:g}"))  # type: ignore[attr-defined]
+    axis.set_minor_formatter(mt.NullFormatter())  # type: ignore[attr-defined]
 
 
 def pareto(ctx: Context, suite: str, path: Path) -> bool:
@@ -67,6 +77,7 @@ def pareto(ctx: Context, suite: str, path: Path) -> bool:
         n = len({c.instance for c in cells if c.group == g})
         ax.set_title(f"{suite}: {g}" + (f" ({n} instances)" if n > 1 else ""))
         ax.set_xscale("log")
+        _log_axis(ax.xaxis)
         ax.set_yscale("symlog", linthresh=0.1)
         top = max((p[1] for p in pts), default=0.0)
         ax.set_ylim(0.0, max(1.0, top * 2.0))
@@ -134,6 +145,8 @@ def throughput(ctx: Context, path: Path, suite: str = "saleday") -> bool:
         return False
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _log_axis(ax.xaxis)
+    _log_axis(ax.yaxis)
     ax.set_xlabel("orders in the batch")
     ax.set_ylabel("orders per second (smallest budget with verified plans)")
     ax.set_title(f"Throughput ({suite})")
