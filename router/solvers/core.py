@@ -551,7 +551,7 @@ def insert_sequential(p: Problem, st: State, orders: np.ndarray, pr: Prices) -> 
                     cap = cap_left.get(n, float(st.cap_left[n]))
                     qf = min(need, pool, float(p.e_ub[e] - st.x[e]))
                     use = float(p.e_use[e])
-                    if use > 0:
+                    if use > 0 and cap < math.inf:
                         qf = min(qf, math.floor(cap / use + EPS))
                     q = int(qf)
                     if q <= 0:
