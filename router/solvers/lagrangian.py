@@ -129,7 +129,8 @@ class Relaxation:
         value = np.zeros(p.n_lines)
         value[use_pen] = qty[use_pen] * pen[use_pen]
         simple = ~use_pen & (emin >= 0)
-        simple &= p.e_ub[np.maximum(emin, 0)] >= p.line_qty
+        if p.n_line_arcs:  # (without line-arcs no line is simple: emin is all -1)
+            simple &= p.e_ub[np.maximum(emin, 0)] >= p.line_qty
         value[simple] = qty[simple] * rmin[simple]
         xh[emin[simple]] = qty[simple]
         hard = np.flatnonzero(~use_pen & ~simple)
