@@ -7,6 +7,7 @@ Every problem is collected, each with the path where it stands
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -310,12 +311,83 @@ def _nodes(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Node, ...]:
     return tuple(out)
 
 
+_FAST = True  # the fast path for well-formed orders (tests switch it off to compare)
+_FLOAT_MAX = sys.float_info.max
+
+
+def _fast_number(v: Any, lo: float, hi: float) -> float | None:
+    """``v`` as a float when it is a plain int or float in [lo, hi] (what ``_Checker.number``
+    accepts without a problem), else ``None``."""
+    t = type(v)
+    if t is float:
+        return v if lo <= v <= hi else None  # NaN fails both comparisons
+    if t is int and lo <= v <= hi and -MAX_INT <= v <= MAX_INT:
+        return float(v)
+    return None
+
+
+def _fast_order(m: Any, sku_ids: set[str], lines_cache: dict[tuple[str, int], Line]
+                ) -> Order | None:
+    """The order built from a well-formed mapping, exactly as the checked path below builds
+    it; ``None`` whenever anything is unusual, and the checked path then reports it."""
+    if type(m) is not dict or not m.keys() <= _ORDER_KEYS:
+        return None
+    oid = m.get("id")
+    if type(oid) is not str or not oid.strip():
+        return None
+    lat = _fast_number(m.get("lat"), -90.0, 90.0)
+    lon = _fast_number(m.get("lon"), -180.0, 180.0)
+    if lat is None or lon is None:
+        return None
+    service = m.get("service", "standard")
+    if type(service) is not str or service not in ("standard", "express"):
+        return None
+    maxp = m.get("max_packages")
+    if maxp is not None and (type(maxp) is not int or not 1 <= maxp <= MAX_INT):
+        return None
+    pen = m.get("unfilled_penalty")
+    if pen is not None:
+        pen = _fast_number(pen, 0.0, _FLOAT_MAX)
+        if pen is None:
+            return None
+    lines = m.get("lines")
+    if type(lines) is not list or not lines:
+        return None
+    merged: dict[str, int] = {}
+    for ln in lines:
+        if type(ln) is not dict or len(ln) != 2:
+            return None
+        sku, qty = ln.get("sku"), ln.get("qty")
+        if (type(sku) is not str or sku not in sku_ids or type(qty) is not int
+                or not 1 <= qty <= MAX_INT):
+            return None
+        merged[sku] = merged.get(sku, 0) + qty
+    out_lines = []
+    for key in merged.items():
+        line = lines_cache.get(key)
+        if line is None:
+            line = lines_cache[key] = Line(*key)
+        out_lines.append(line)
+    return Order(id=oid, lat=lat, lon=lon, lines=tuple(out_lines),
+                 service=service, max_packages=maxp, unfilled_penalty=pen)  # type: ignore[arg-type]
+
+
 def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
     if v is _MISSING:
         return ()
     out: list[Order] = []
     seen: dict[str, int] = {}
+    lines_cache: dict[tuple[str, int], Line] = {}  # lines are immutable: equal ones are shared
     for i, o in enumerate(c.listing(v, "orders")):
+        fast = _fast_order(o, sku_ids, lines_cache) if _FAST else None
+        if fast is not None:
+            first = seen.setdefault(fast.id, i)
+            if first == i:
+                out.append(fast)
+            else:
+                c.add(f"orders[{i}].id", f"duplicate order id {fast.id!r} (first at "
+                                         f"orders[{first}])")
+            continue
         p = f"orders[{i}]"
         m = c.mapping(o, p)
         if m is None:

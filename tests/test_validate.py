@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import router
+from router import validate
 from router.errors import InputError
 from router.instance import Instance, Line
 from router.validate import MAX_INT
 from tests.conftest import HAND, base_dict
+from tests.strategies import instance_dicts
 
 Mut = Callable[[dict[str, Any]], None]
 
@@ -333,3 +338,49 @@ def test_to_dict_round_trip_with_every_optional_field() -> None:
     inst = Instance.from_dict(d)
     assert Instance.from_dict(inst.to_dict()) == inst
     assert inst.to_dict()["nodes"][0]["service_radius_km"] == 80.0
+
+
+# ------------------------------------------- the fast path for well-formed orders
+
+_ODD_VALUES = [None, -1, 0, 1, 2, 1.5, -0.0, 95.0, -181, "x", "", " ", "express", "standard",
+               True, False, float("nan"), float("inf"), 10**400, 2**60, [], {}, [1], "S0"]
+_ORDER_FIELDS = ["id", "lat", "lon", "service", "max_packages", "unfilled_penalty", "lines",
+                 "colour"]
+
+
+def _outcome(d: dict[str, Any]) -> Any:
+    try:
+        return Instance.from_dict(d)
+    except InputError as e:
+        return e.problems
+
+
+@settings(max_examples=150, deadline=None)
+@given(instance_dicts(), st.lists(st.tuples(st.integers(0, 5), st.sampled_from(_ORDER_FIELDS),
+                                            st.sampled_from(_ODD_VALUES), st.integers(0, 3)),
+                                  max_size=4))
+def test_fast_path_matches_the_checked_path(d: dict[str, Any], corruptions: list[Any]) -> None:
+    """Well-formed orders skip the per-field checker; the result (instance or problems) must be
+    exactly what the checker gives."""
+    for k, field, value, line in corruptions:
+        order = d["orders"][k % len(d["orders"])]
+        lines = order.get("lines")
+        if field == "lines" and line < 3 and isinstance(lines, list) and lines:
+            target = lines[line % len(lines)]
+            if isinstance(target, dict):
+                target[["sku", "qty", "price"][line]] = value
+        elif value is None and field in order and line == 0:
+            del order[field]
+        elif field == "id" and line == 1:
+            order["id"] = d["orders"][0]["id"]  # a duplicate id
+        else:
+            order[field] = value
+    fast = _outcome(copy.deepcopy(d))
+    try:
+        validate._FAST = False
+        slow = _outcome(d)
+    finally:
+        validate._FAST = True
+    assert fast == slow
+    if isinstance(fast, Instance):
+        assert all(type(o.lat) is float and type(o.lon) is float for o in fast.orders)
