@@ -342,7 +342,7 @@ def test_to_dict_round_trip_with_every_optional_field() -> None:
 
 # ------------------------------------------- the fast path for well-formed orders
 
-_ODD_VALUES = [None, -1, 0, 1, 2, 1.5, -0.0, 95.0, -181, "x", "", " ", "express", "standard",
+_ODD_VALUES: list[Any] = [None, -1, 0, 1, 2, 1.5, -0.0, 95.0, -181, "x", "", " ", "express", "standard",
                True, False, float("nan"), float("inf"), 10**400, 2**60, [], {}, [1], "S0"]
 _ORDER_FIELDS = ["id", "lat", "lon", "service", "max_packages", "unfilled_penalty", "lines",
                  "colour"]

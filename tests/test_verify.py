@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def load(name: str) -> Instance:
 
 
 def make_plan(instance: str, shipments: list[tuple[str, str, list[tuple[str, int]]]],
-              unfilled: list[tuple[str, str, int]] = (), objective: float | None = None,
+              unfilled: Sequence[tuple[str, str, int]] = (), objective: float | None = None,
               status: str = "feasible") -> Plan:
     d: dict[str, Any] = {
         "instance": instance, "solver": "manual", "status": status, "objective": objective,
@@ -303,7 +304,7 @@ TINY_GAP = "2 3  1 2 3  4 5 6  5 5 5  4 4 4  10 8"
 
 
 def gap_plan(assign: list[tuple[str, str]], objective: float | None = None,
-             unfilled: list[tuple[str, str, int]] = ()) -> Plan:
+             unfilled: Sequence[tuple[str, str, int]] = ()) -> Plan:
     return make_plan("tiny", [(j, a, [("job", 1)]) for j, a in assign], unfilled, objective)
 
 
