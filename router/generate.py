@@ -6,7 +6,8 @@
     write(data, "xl.json")                                    # JSON or YAML by extension
 
 The batch is drawn from a few seeded random streams (numpy ``PCG64``), so the same seed and
-options always give the same instance and the same bytes on disk. What it holds:
+options always give the same instance and the same bytes on disk (with the same NumPy release:
+NumPy does not promise identical streams across releases). What it holds:
 
 - Geography (``router/data/cn_cities.csv``, CC BY 4.0): customers in cities in proportion to
   population, spread around the city centre; warehouses in the logistics parks of regional hubs
