@@ -246,13 +246,19 @@ def _compile_routing(inst: Instance) -> Problem:
     dl = o_rlon[arc_order] - n_rlon[arc_node]
     h = np.sin(dp / 2.0) ** 2 + n_cos[arc_node] * o_cos[arc_order] * np.sin(dl / 2.0) ** 2
     km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    express_km = inst.shipping.express_max_km
+    limits = [z.max_km for z in inst.shipping.zones]
+    if express_km is not None:
+        limits.append(express_km)
+    km = _exact_near_limits(km, limits, node_radius[arc_node], node_lat[arc_node],
+                            node_lon[arc_node], order_lat[arc_order], order_lon[arc_order])
     zone_max = np.array([z.max_km for z in inst.shipping.zones], dtype=np.float64)
     zone_pp = np.array([z.per_package for z in inst.shipping.zones], dtype=np.float64)
     zone_pkg = np.array([z.per_kg for z in inst.shipping.zones], dtype=np.float64)
     zone = np.searchsorted(zone_max, km, side="left")
     ok = (zone < len(zone_max)) & (km <= node_radius[arc_node])
-    if inst.shipping.express_max_km is not None:
-        ok &= ~order_express[arc_order] | (km <= inst.shipping.express_max_km)
+    if express_km is not None:
+        ok &= ~order_express[arc_order] | (km <= express_km)
     new_index = np.cumsum(ok) - 1
     keep_e = ok[e_arc]
     e_line, e_pool, e_arc = e_line[keep_e], e_pool[keep_e], new_index[e_arc[keep_e]]
@@ -274,6 +280,28 @@ def _compile_routing(inst: Instance) -> Problem:
         e_use=np.ones(len(e_line), dtype=np.float64), e_ub=e_ub,
         line_e_ptr=segment_ptr(e_line, len(line_qty)),
     )
+
+
+def _exact_near_limits(km: FloatArray, limits: list[float], radius: FloatArray,
+                       lat1: FloatArray, lon1: FloatArray, lat2: FloatArray,
+                       lon2: FloatArray) -> FloatArray:
+    """Distances within a hair of a zone edge, the express radius or the node's service radius,
+    recomputed with the verifier's scalar formula: numpy's trigonometry may differ from
+    ``math`` in the last bit, and on an edge that bit decides eligibility and zone."""
+    tol = 1e-9
+    with np.errstate(invalid="ignore"):
+        near = np.isfinite(radius) & (np.abs(km - radius) <= tol * (1.0 + radius))
+    for limit in limits:
+        near |= np.abs(km - limit) <= tol * (1.0 + limit)
+    idx = np.flatnonzero(near)
+    if len(idx) == 0:
+        return km
+    from router.verify import haversine_km as scalar_km  # the verifier's own formula
+
+    km = km.copy()
+    for i in idx.tolist():
+        km[i] = scalar_km(float(lat1[i]), float(lon1[i]), float(lat2[i]), float(lon2[i]))
+    return km
 
 
 def _compile_gap(gap: GapInstance) -> Problem:

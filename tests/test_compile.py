@@ -231,3 +231,42 @@ def test_gap_compile_files(name: str) -> None:
     np.testing.assert_array_equal(p.arc_cost, gap.cost.T[fits.T])
     np.testing.assert_array_equal(p.e_use, gap.resource.T[fits.T])
     check_structure(p)
+
+
+def _disagreeing_point() -> tuple[float, float, float, float]:
+    """An order position where numpy's and the scalar haversine differ in the last bit."""
+    from router.verify import haversine_km as scalar_km
+
+    for k in range(1, 10_000):
+        lat, lon = 30.0 + k * 1e-4, 120.0 + k * 7e-5
+        vec = float(haversine_km(np.array(30.2), np.array(120.0), np.array(lat), np.array(lon)))
+        sca = scalar_km(30.2, 120.0, lat, lon)
+        if vec < sca:
+            return lat, lon, vec, sca
+    pytest.skip("numpy and math agree everywhere on this machine")
+
+
+@pytest.mark.parametrize("limit", ["zone", "express", "radius"])
+def test_distance_limits_agree_with_the_verifier_to_the_last_bit(limit: str) -> None:
+    """A limit that falls between numpy's and the scalar distance must not make compile keep
+    an arc the verifier rejects (or price it in another zone)."""
+    lat, lon, vec, sca = _disagreeing_point()
+    d = base_dict()
+    d["nodes"] = d["nodes"][:1]
+    d["orders"][0].update(lat=lat, lon=lon, service="express")
+    d["shipping"]["express_max_km"] = 1000.0
+    if limit == "zone":
+        d["shipping"]["zones"][0]["max_km"] = vec
+    elif limit == "express":
+        d["shipping"]["express_max_km"] = vec
+    else:
+        d["nodes"][0]["service_radius_km"] = vec
+    inst = Instance.from_dict(d)
+    p = compile_problem(inst)
+    plan = router.solve(inst, solver="greedy", verify=False, problem=p)
+    report = router.verify(inst, plan, raise_on_error=False)
+    assert report.ok, str(report)
+    if limit == "zone":
+        assert plan.objective == pytest.approx(8.0 + 1.5)  # zone 2, as the verifier says
+    else:
+        assert plan.shipments == ()  # beyond the limit, as the verifier says
