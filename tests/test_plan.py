@@ -73,9 +73,11 @@ def test_stats_become_json() -> None:
     plan = Plan(instance="i", solver="s", status="feasible", objective=1.0, lower_bound=None,
                 cost=None, shipments=(), unfilled=(),
                 stats={"n": np.int64(3), "f": np.float64(0.25), "inf": float("inf"),
-                       "t": (1, 2)})
+                       "t": (1, 2), "b": np.bool_(True), "a": np.array([1.5, np.nan]),
+                       "f32": np.float32(0.5)})
     d = json.loads(plan.to_json())
-    assert d["stats"] == {"n": 3, "f": 0.25, "inf": None, "t": [1, 2]}
+    assert d["stats"] == {"n": 3, "f": 0.25, "inf": None, "t": [1, 2], "b": True,
+                          "a": [1.5, None], "f32": 0.5}
 
 
 def test_build_plan_groups_line_arcs_into_shipments() -> None:
