@@ -156,6 +156,8 @@ def test_report_references_and_failures() -> None:
          "objective": 100.0, "lower_bound": 100.0, "seconds": 0.9},
         {**common, "solver": "d", "kind": "bound", "outcome": "bound", "status": "no_solution",
          "objective": None, "lower_bound": 120.0, "seconds": 0.2},
+        {**common, "solver": "e", "kind": "mip", "outcome": "ok", "status": "optimal",
+         "objective": 105.0, "lower_bound": 99.0, "seconds": 3.0},  # overran, falsely optimal
     ]
     ctx = build_context(recs)
     ref = ctx.refs[("gap", "x")]
@@ -167,6 +169,8 @@ def test_report_references_and_failures() -> None:
     assert cell["b"].failed and cell["b"].cost is None
     text = markdown(ctx, {"commands": ["python -m benchmarks --suite gap"]})
     assert "wrong lower bound" in text and "**INVALID**" in text
+    assert "e @ 1 s: claims optimal at 105" in text
+    assert "| e | 1 s | gap/x | 10 | 3.00 s | 3.0 |" in text  # the budget overrun
 
 
 def test_gap_specs_carry_published_bounds() -> None:
