@@ -156,7 +156,9 @@ def improve(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
     best_cost = M.total(best)
     cur = best.copy()
     rounds = 0
-    while kick and (deadline is not None and not deadline.expired()):
+    if deadline is None and max_rounds is None:
+        kick = False  # no budget given: a single descent
+    while kick and (deadline is None or not deadline.expired()):
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
             break

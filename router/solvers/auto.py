@@ -16,8 +16,11 @@ the incumbent. The answer is the best plan and the best proven bound (the larger
 Lagrangian and MIP bounds); the status is ``optimal`` when the bound meets the plan. ``auto``
 stops early once optimality is proven.
 
-Without a time limit the effort is ``1 s + 1 s per 2,000 orders``, at most 30 s
-(:func:`default_budget`), again stopping early when optimality is proven.
+Without a time limit the effort is fixed in work, not time, so the same seed gives the same
+plan: ``DEFAULT_ITERATIONS`` subgradient steps, the MIP only on batches of at most
+``MIP_LINE_ARCS_UNTIMED`` line-arcs (for at most ``MIP_UNTIMED_SECONDS``), and
+``DEFAULT_MOVES`` local-search moves (on a 20,000-order batch, about half a minute in all). Under a time limit every stage also stops
+with the clock, so the plan depends on where the clock stopped it as well as on the seed.
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ LAGRANGIAN_SHARE = 0.15
 MIP_SHARE = 0.5
 
 
-def default_budget(p: Problem) -> float:
-    """Seconds ``auto`` spends when no time limit is given."""
-    return min(30.0, 1.0 + p.n_orders / 2000.0)
+DEFAULT_ITERATIONS = 100
+DEFAULT_MOVES = 300
+MIP_LINE_ARCS_UNTIMED = 5_000
+MIP_UNTIMED_SECONDS = 10.0
 
 
 class Incumbent:
@@ -117,11 +121,11 @@ def _mip_backend() -> str | None:
 def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     t0 = time.perf_counter()
     p = problem
-    budget = options.time_limit if options.time_limit is not None else default_budget(p)
-    deadline = Deadline(budget)
+    timed = options.time_limit is not None
+    deadline = Deadline(options.time_limit)
     inc = Incumbent(p)
     stages: list[str] = []
-    stats: dict[str, Any] = {"budget": budget}
+    stats: dict[str, Any] = {"time_limit": options.time_limit}
 
     # 1. a plan within milliseconds
     inc.offer(_first_plan(p, options.seed, deadline), "greedy")
@@ -133,8 +137,10 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 2. Lagrangian bound and priced plans
     if not deadline.expired() and p.n_orders:
-        share = Deadline(min(deadline.remaining(), LAGRANGIAN_SHARE * budget))
-        out = subgradient(p, inc.x, share, options.seed, primal_every=25)
+        share = Deadline(min(deadline.remaining(), LAGRANGIAN_SHARE * options.time_limit)
+                         if options.time_limit is not None else None)
+        out = subgradient(p, inc.x, share, options.seed, primal_every=25,
+                          max_iter=None if timed else DEFAULT_ITERATIONS)
         stages.append("lagrangian")
         stats.update({"lagrangian_" + k: v for k, v in out.stats.items()})
         if out.lower_bound == math.inf:
@@ -148,10 +154,11 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     # 3. an exact MIP, warm-started, where the batch is small for the time left
     left = deadline.remaining()
     backend = _mip_backend()
-    if (not inc.proven() and backend is not None and left > 0.05
-            and p.n_line_arcs <= MIP_LINE_ARCS_PER_SECOND * left):
+    small = (p.n_line_arcs <= MIP_LINE_ARCS_PER_SECOND * left if timed
+             else p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)
+    if not inc.proven() and backend is not None and left > 0.05 and small:
         try:
-            r = get(backend).func(p, SolveOptions(time_limit=MIP_SHARE * left,
+            r = get(backend).func(p, SolveOptions(time_limit=MIP_SHARE * left if timed else MIP_UNTIMED_SECONDS,
                                                   seed=options.seed, mip_gap=options.mip_gap,
                                                   threads=options.threads, warm_start=inc.x))
             stages.append(backend)
@@ -167,7 +174,8 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 4. local search until the deadline
     if inc.x is not None and not inc.proven() and not deadline.expired():
-        x, ls = local_search.improve(p, inc.x, deadline, options.seed)
+        x, ls = local_search.improve(p, inc.x, deadline, options.seed,
+                                     max_moves=None if timed else DEFAULT_MOVES)
         stages.append("local_search")
         stats.update({"ls_" + k: v for k, v in ls.items()})
         inc.offer(x, "local_search")

@@ -6,7 +6,8 @@ when the cost of those orders does not rise. Re-routing an order alone moves a l
 another node or merges its packages where that pays; re-routing orders that share a node or
 a SKU together swaps stock and capacity between them. The orders of a move are drawn
 (seeded) in turn: at random; around one node (orders it serves and orders that could use it,
-so congested nodes are re-shared); and among orders with unfilled units or split shipments.
+so congested nodes are re-shared); among orders with unfilled units or split shipments; and
+short lines with the orders that hold the stock they could use (so stock changes hands).
 
 Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.assign` instead.
 """
@@ -20,14 +21,24 @@ from router.solvers import assign
 from router.solvers.base import Deadline
 from router.solvers.core import Prices, State, insert_orders, order_costs, true_prices
 
+K_MAX = 300  # most orders re-routed by one move
+DEFAULT_MOVES = 300  # moves when neither a deadline nor a number of moves is given
+KINDS = ("random", "node", "short-or-split", "stock")
+SCHEDULE = (3, 2, 1, 3, 2, 0)  # the kinds of move in turn (stock and short lines gain most)
+MOVES_PER_ORDER = 10  # a counted budget never exceeds this many moves per order
+
 
 class NodeIndex:
-    """Arcs grouped by node (CSR), to find the orders around a node."""
+    """Arcs grouped by node and line-arcs grouped by stock pool (CSR), to find the orders
+    around a node or competing for a pool."""
 
     def __init__(self, p: Problem) -> None:
         self.arcs = np.argsort(p.arc_node, kind="stable")
         self.ptr = np.zeros(p.n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(p.arc_node, minlength=p.n_nodes), out=self.ptr[1:])
+        self.pool_e = np.argsort(p.e_pool, kind="stable")
+        self.pool_ptr = np.zeros(len(p.pool_qty) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(p.e_pool, minlength=len(p.pool_qty)), out=self.pool_ptr[1:])
 
 
 def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
@@ -35,6 +46,10 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
             ) -> tuple[np.ndarray, dict[str, int]]:
     """Improve plan ``x`` until the deadline (or ``max_moves``); never returns a worse plan."""
     rng = np.random.default_rng(seed)
+    if max_moves is None and deadline.limit is None:
+        max_moves = DEFAULT_MOVES
+    if max_moves is not None:
+        max_moves = min(max_moves, MOVES_PER_ORDER * p.n_orders)
     if p.n_orders == 0:
         return x, {"moves": 0, "improved": 0}
     if assign.is_assignment(p):
@@ -51,10 +66,11 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
     tiebreak = rng.permutation(p.n_orders)
     nodes = NodeIndex(p)
     n = p.n_orders
-    k_base = int(np.clip(n // 50, 4, 300))
+    k_base = int(np.clip(n // 50, 4, K_MAX))
     moves = improved = 0
+    gains = [0.0] * len(KINDS)
     while not deadline.expired() and (max_moves is None or moves < max_moves):
-        kind = moves % 3
+        kind = SCHEDULE[moves % len(SCHEDULE)]
         k = int(rng.integers(max(2, k_base // 2), k_base + 1))
         D = _draw(p, st, nodes, rng, kind, k)
         moves += 1
@@ -71,18 +87,39 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         new = order_costs(p, st.x, D)
         if new < old - 1e-9:
             improved += 1
+            gains[kind] += old - new
         elif new > old + 1e-9:
             st.remove_orders(D)
             st.add(e, q)
-    return st.x, {"moves": moves, "improved": improved}
+    return st.x, {"moves": moves, "improved": improved,
+                  "gain_by_move": {KINDS[i]: round(g, 2) for i, g in enumerate(gains)}}
 
 
 def _draw(p: Problem, st: State, nodes: NodeIndex, rng: np.random.Generator, kind: int,
           k: int) -> np.ndarray:
     n = p.n_orders
+    if kind == 3:
+        # stock competitors: short lines and the orders holding the stock they could use
+        short_lines = np.flatnonzero((st.line_need > 0) & (np.diff(p.line_e_ptr) > 0))
+        if len(short_lines):
+            pick = rng.choice(short_lines, size=min(max(1, k // 8), len(short_lines)),
+                              replace=False)
+            e = expand_ranges(p.line_e_ptr[pick], p.line_e_ptr[pick + 1] - p.line_e_ptr[pick])
+            pools = np.unique(p.e_pool[e])
+            held = expand_ranges(nodes.pool_ptr[pools], nodes.pool_ptr[pools + 1]
+                                 - nodes.pool_ptr[pools])
+            held = nodes.pool_e[held]
+            held = held[st.x[held] > 0]
+            rivals = np.unique(p.line_order[p.e_line[held]])
+            if len(rivals) > k:
+                rivals = rng.choice(rivals, size=k, replace=False)
+            return np.unique(np.concatenate([p.line_order[pick], rivals])).astype(np.int64)
     if kind == 1 and p.n_nodes > 0:
-        # around one busy node: the orders it serves and some that could use it
+        # around one busy node (saturated ones first): the orders it serves and some that
+        # could use it
         used = np.bincount(p.arc_node[st.arc_units > 0], minlength=p.n_nodes).astype(float)
+        full = (st.node_pk_left < 1) | (st.cap_left < 1)
+        used = used * np.where(full, 10.0, 1.0)
         if used.sum() > 0:
             node = int(rng.choice(p.n_nodes, p=used / used.sum()))
             arcs = nodes.arcs[nodes.ptr[node]:nodes.ptr[node + 1]]

@@ -1,0 +1,188 @@
+"""The heuristics (greedy, regret, nearest, fewest-splits, lagrangian) and auto: every plan
+verifies, the same seed gives the same plan, the hand-made optima are found, and the
+Lagrangian bound never exceeds a known optimum."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import router
+from router.compile import compile_problem
+from router.errors import SolverUnavailable
+from router.evaluate import objective, violations
+from router.solvers.base import Deadline, SolveOptions, Status, get
+from router.solvers.lagrangian import Relaxation, subgradient
+from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, gap_path
+from tests.strategies import instances
+
+HEURISTICS = ["greedy", "regret", "nearest", "fewest-splits", "lagrangian", "auto"]
+FAST = ["greedy", "regret", "nearest", "fewest-splits"]
+SETTINGS = settings(max_examples=15, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _gap_optima() -> dict[str, float]:
+    path = GAP_DIR / "bounds_min.tsv"
+    if not path.exists():
+        return {}
+    with path.open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return {r["instance"]: float(r["upper_bound"]) for r in rows
+            if r["lower_bound"] == r["upper_bound"]}
+
+
+def _run(name: str, problem: router.Problem, time_limit: float | None = None, seed: int = 0):
+    return get(name).func(problem, SolveOptions(time_limit=time_limit, seed=seed))
+
+
+def _limit(name: str) -> float | None:
+    return 0.05 if name in ("lagrangian", "auto") else None
+
+
+@SETTINGS
+@given(inst=instances())
+def test_every_heuristic_plan_verifies(inst: router.Instance) -> None:
+    p = compile_problem(inst)
+    for name in HEURISTICS:
+        r = _run(name, p, _limit(name))
+        assert r.status in (Status.OPTIMAL, Status.FEASIBLE), (name, r.stats)
+        assert violations(p, r.x) == [], name
+        assert r.objective == pytest.approx(objective(p, r.x))
+        plan = router.solve(inst, solver=name, time_limit=_limit(name), problem=p)
+        assert "fallback" not in plan.stats, (name, plan.stats)
+        report = router.verify(inst, plan, raise_on_error=False)
+        assert report.ok, (name, str(report))
+
+
+@SETTINGS
+@given(inst=instances())
+def test_same_seed_same_plan(inst: router.Instance) -> None:
+    p = compile_problem(inst)
+    for name in [*FAST, "lagrangian"]:
+        a = _run(name, p, seed=3)
+        b = _run(name, p, seed=3)
+        assert np.array_equal(a.x, b.x), name
+
+
+def test_same_seed_same_plan_auto_untimed() -> None:
+    p = compile_problem(router.generate(preset="xs", seed=2))
+    a, b = _run("auto", p, seed=5), _run("auto", p, seed=5)
+    assert np.array_equal(a.x, b.x)
+
+
+@FEW
+@given(inst=instances())
+def test_lagrangian_bound_below_optimum(inst: router.Instance) -> None:
+    p = compile_problem(inst)
+    try:
+        mip = get("ortools-highs")
+    except SolverUnavailable:
+        pytest.skip("no MIP backend to compute the optimum")
+    opt = mip.func(p, SolveOptions(time_limit=20.0))
+    if opt.status != Status.OPTIMAL:
+        return
+    out = subgradient(p, None, Deadline(None), max_iter=60)
+    assert out.lower_bound <= opt.objective + 1e-6 * max(1.0, abs(opt.objective))
+    r = _run("lagrangian", p)
+    assert r.lower_bound is None or r.lower_bound <= opt.objective + 1e-6
+
+
+@pytest.mark.parametrize("time_limit", [0.0, 1e-4, 0.01])
+def test_auto_tiny_budget_still_returns_a_verified_plan(time_limit: float) -> None:
+    inst = router.generate(preset="s", seed=4)
+    plan = router.solve(inst, solver="auto", time_limit=time_limit)
+    assert plan.has_plan and plan.status in ("optimal", "feasible")
+    assert "fallback" not in plan.stats
+    assert router.verify(inst, plan, raise_on_error=False).ok
+
+
+@pytest.mark.parametrize("name", sorted(HAND_OPTIMA))
+def test_hand_optima_lagrangian_and_auto(name: str) -> None:
+    inst = router.load(HAND / f"{name}.yaml")
+    for solver in ("lagrangian", "auto"):
+        plan = router.solve(inst, solver=solver, time_limit=2.0)
+        assert plan.objective == pytest.approx(HAND_OPTIMA[name]), solver
+        assert plan.lower_bound is not None
+        assert plan.lower_bound <= HAND_OPTIMA[name] + 1e-9
+        assert router.verify(inst, plan, raise_on_error=False).ok
+
+
+@pytest.mark.parametrize("name", ["split", "store", "safety", "unfillable", "capacity"])
+def test_hand_optima_greedy(name: str) -> None:
+    plan = router.solve(router.load(HAND / f"{name}.yaml"), solver="greedy")
+    assert plan.objective == pytest.approx(HAND_OPTIMA[name])
+
+
+def test_rules_follow_their_rule() -> None:
+    inst = router.load(HAND / "split.yaml")
+    # nearest: W-far is the nearest node holding both lines, so the order ships complete
+    nearest = router.solve(inst, solver="nearest")
+    assert [s.node for s in nearest.shipments] == ["W-far"]
+    assert nearest.objective == pytest.approx(20.0)
+    fewest = router.solve(inst, solver="fewest-splits")
+    assert len(fewest.shipments) == 1
+    # express: the nearest eligible node, whatever it costs
+    express = router.solve(router.load(HAND / "express.yaml"), solver="nearest")
+    assert router.verify(router.load(HAND / "express.yaml"), express, raise_on_error=False).ok
+
+
+def test_nearest_splits_when_no_node_has_everything() -> None:
+    d = {"name": "n", "shipping": {"zones": [{"max_km": 3000, "per_package": 1.0,
+                                              "per_kg": 0.0}]},
+         "unfilled_penalty": 100.0,
+         "skus": [{"id": "A", "weight_kg": 1.0}, {"id": "B", "weight_kg": 1.0}],
+         "nodes": [{"id": "near-A", "kind": "warehouse", "lat": 30.1, "lon": 120.0,
+                    "inventory": {"A": 1}},
+                   {"id": "far-A", "kind": "warehouse", "lat": 31.0, "lon": 120.0,
+                    "inventory": {"A": 1}},
+                   {"id": "near-B", "kind": "warehouse", "lat": 29.9, "lon": 120.0,
+                    "inventory": {"B": 1}}],
+         "orders": [{"id": "O", "lat": 30.0, "lon": 120.0,
+                     "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}]}]}
+    plan = router.solve(router.Instance.from_dict(d), solver="nearest")
+    assert sorted(s.node for s in plan.shipments) == ["near-A", "near-B"]
+
+
+def test_greedy_completes_tight_gap() -> None:
+    inst = router.load(gap_path("c0515_1"), format="gap")
+    plan = router.solve(inst, solver="greedy")
+    assert plan.has_plan
+    assert sum(len(s.lines) for s in plan.shipments) == 15
+    assert router.verify(inst, plan, raise_on_error=False).ok
+
+
+@pytest.mark.parametrize("name", ["c0515_1", "c0520_3", "a05100", "b10100", "c10100",
+                                  "d05100"])
+def test_gap_bounds_and_plans(name: str) -> None:
+    optima = _gap_optima()
+    inst = router.load(gap_path(name), format="gap")
+    p = compile_problem(inst)
+    for solver in FAST:
+        r = _run(solver, p)
+        assert r.has_plan, solver
+        assert violations(p, r.x) == []
+        if name in optima:
+            assert r.objective >= optima[name] - 1e-9
+    r = _run("lagrangian", p, time_limit=0.5)
+    assert r.has_plan and r.lower_bound is not None
+    lb_known = optima.get(name)
+    if lb_known is not None:
+        assert r.lower_bound <= lb_known
+        assert r.objective >= lb_known
+    rel = Relaxation(p)
+    lb, _ = rel.evaluate(rel.zero())
+    assert math.isfinite(lb) and (lb_known is None or lb <= lb_known)
+
+
+def test_auto_proves_small_gap_optimum() -> None:
+    optima = _gap_optima()
+    inst = router.load(gap_path("c0515_1"), format="gap")
+    plan = router.solve(inst, solver="auto", time_limit=5.0)
+    assert plan.objective == optima.get("c0515_1", plan.objective)
+    assert plan.lower_bound is not None and plan.lower_bound <= plan.objective
