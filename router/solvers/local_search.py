@@ -14,6 +14,8 @@ Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.assig
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from router.compile import Problem, expand_ranges
@@ -43,7 +45,7 @@ class NodeIndex:
 
 def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
             max_moves: int | None = None, prices: Prices | None = None
-            ) -> tuple[np.ndarray, dict[str, int]]:
+            ) -> tuple[np.ndarray, dict[str, Any]]:
     """Improve plan ``x`` until the deadline (or ``max_moves``); never returns a worse plan."""
     rng = np.random.default_rng(seed)
     if max_moves is None and deadline.limit is None:
@@ -126,11 +128,11 @@ def _draw(p: Problem, st: State, nodes: NodeIndex, rng: np.random.Generator, kin
             served = p.arc_order[arcs[st.arc_units[arcs] > 0]]
             other = p.arc_order[arcs[st.arc_units[arcs] == 0]]
             half = k // 2
-            pick = [rng.choice(served, size=min(half, len(served)), replace=False)
-                    if len(served) else np.zeros(0, dtype=np.int64),
-                    rng.choice(other, size=min(k - half, len(other)), replace=False)
-                    if len(other) else np.zeros(0, dtype=np.int64)]
-            return np.unique(np.concatenate(pick)).astype(np.int64)
+            chosen = [rng.choice(served, size=min(half, len(served)), replace=False)
+                      if len(served) else np.zeros(0, dtype=np.int64),
+                      rng.choice(other, size=min(k - half, len(other)), replace=False)
+                      if len(other) else np.zeros(0, dtype=np.int64)]
+            return np.unique(np.concatenate(chosen)).astype(np.int64)
     if kind == 2:
         # orders with unfilled units or more than one package
         short = np.bincount(p.line_order, weights=st.line_need > 0, minlength=n) > 0
