@@ -51,6 +51,10 @@ def test_auto_plan_always_verifies(inst: Instance) -> None:
     plan = router.solve(inst, solver="auto", time_limit=2.0, verify=False)
     assert plan.has_plan
     assert_verifies(inst, plan)
+    # auto is the best plan the project can find: never worse than the greedy baseline
+    greedy = router.solve(inst, solver="greedy")
+    assert plan.objective is not None and greedy.objective is not None
+    assert plan.objective <= greedy.objective + 1e-6
 
 
 @SETTINGS
