@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -134,3 +135,12 @@ def test_greedy_respects_stock_and_capacity_in_compiled_space(inst: Instance,
     assert not violations(p, r.x)
     assert (r.x >= 0).all() and (r.x <= p.e_ub).all()
     assert r.objective == compiled_cost(p, r.x).total
+
+
+@SETTINGS
+@given(instance_dicts())
+def test_yaml_and_json_texts_load_the_same_instance(d: dict) -> None:
+    inst = Instance.from_dict(d)
+    assert router.parse_json(json.dumps(d)) == inst
+    assert router.parse_yaml(yaml.safe_dump(d, sort_keys=False)) == inst
+    assert router.parse_yaml(yaml.safe_dump(inst.to_dict(), default_flow_style=True)) == inst
