@@ -9,6 +9,8 @@ Stages, each within what is left of the budget:
 3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
    seconds left), an exact MIP backend (the first available of ``MIP_BACKENDS``)
    warm-started from the incumbent, for up to half of what is left; its bound counts too.
+   Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
+   30% of the time left (line-arcs <= ``LP_LINE_ARCS_PER_SECOND`` x that share).
 4. Local search (:mod:`router.solvers.local_search`) on the best plan until the deadline.
 
 Every candidate plan is checked with :func:`router.evaluate.violations` before it can become
@@ -53,6 +55,8 @@ MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", 
 MIP_LINE_ARCS_PER_SECOND = 5_000
 LAGRANGIAN_SHARE = 0.15
 MIP_SHARE = 0.5
+LP_LINE_ARCS_PER_SECOND = 20_000
+LP_SHARE = 0.3
 
 
 DEFAULT_ITERATIONS = 100
@@ -171,6 +175,21 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
         except Exception as e:  # a backend failure must never cost the plan
             log.warning("auto: %s failed: %s", backend, e)
             stats["mip_error"] = f"{backend}: {e}"
+
+    # 3b. no MIP: the LP relaxation's bound where it fits in a share of the time left
+    left = deadline.remaining()
+    if (not inc.proven() and "mip_status" not in stats and left > 0.05
+            and p.n_line_arcs <= LP_LINE_ARCS_PER_SECOND * LP_SHARE * left
+            and (timed or p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)):
+        try:
+            r = get("lp-bound").func(p, SolveOptions(time_limit=LP_SHARE * left if timed
+                                                     else MIP_UNTIMED_SECONDS))
+            stages.append("lp-bound")
+            inc.bound(r.lower_bound)
+        except SolverUnavailable:
+            pass
+        except Exception as e:  # a bound is a bonus: never let it cost the plan
+            log.warning("auto: lp-bound failed: %s", e)
 
     # 4. local search until the deadline
     if inc.x is not None and not inc.proven() and not deadline.expired():

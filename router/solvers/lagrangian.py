@@ -54,6 +54,7 @@ from router.solvers.greedy import greedy_solution
 
 DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
 DEFAULT_MOVES = 300  # local-search moves without a time limit
+STALL = 8  # steps without a better bound before the step is halved (prices reset)
 
 
 @dataclass
@@ -219,7 +220,7 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
             best_lb, best_m, stall = lb, m.copy(), 0
         else:
             stall += 1
-            if stall >= 8:
+            if stall >= STALL:
                 lam, stall = lam / 2, 0
                 m = best_m.copy()
         if not math.isfinite(lb) or rel.safe(best_lb) >= ub - 1e-6 * max(1.0, abs(ub)):
