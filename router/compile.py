@@ -250,8 +250,8 @@ def _compile_routing(inst: Instance) -> Problem:
     limits = [z.max_km for z in inst.shipping.zones]
     if express_km is not None:
         limits.append(express_km)
-    km = _exact_near_limits(km, limits, node_radius[arc_node], node_lat[arc_node],
-                            node_lon[arc_node], order_lat[arc_order], order_lon[arc_order])
+    km = _exact_near_limits(km, limits, node_radius, arc_node, arc_order, node_lat, node_lon,
+                            order_lat, order_lon)
     zone_max = np.array([z.max_km for z in inst.shipping.zones], dtype=np.float64)
     zone_pp = np.array([z.per_package for z in inst.shipping.zones], dtype=np.float64)
     zone_pkg = np.array([z.per_kg for z in inst.shipping.zones], dtype=np.float64)
@@ -282,17 +282,22 @@ def _compile_routing(inst: Instance) -> Problem:
     )
 
 
-def _exact_near_limits(km: FloatArray, limits: list[float], radius: FloatArray,
-                       lat1: FloatArray, lon1: FloatArray, lat2: FloatArray,
-                       lon2: FloatArray) -> FloatArray:
+def _exact_near_limits(km: FloatArray, limits: list[float], node_radius: FloatArray,
+                       arc_node: IntArray, arc_order: IntArray, node_lat: FloatArray,
+                       node_lon: FloatArray, order_lat: FloatArray,
+                       order_lon: FloatArray) -> FloatArray:
     """Distances within a hair of a zone edge, the express radius or the node's service radius,
     recomputed with the verifier's scalar formula: numpy's trigonometry may differ from
     ``math`` in the last bit, and on an edge that bit decides eligibility and zone."""
     tol = 1e-9
-    with np.errstate(invalid="ignore"):
-        near = np.isfinite(radius) & (np.abs(km - radius) <= tol * (1.0 + radius))
-    for limit in limits:
-        near |= np.abs(km - limit) <= tol * (1.0 + limit)
+    lim = np.sort(np.asarray(limits, dtype=np.float64))
+    lo, hi = lim - tol * (1.0 + lim), lim + tol * (1.0 + lim)
+    k = np.searchsorted(hi, km)  # the first limit whose band does not end below km
+    near = (k < len(lim)) & (km >= lo[np.minimum(k, len(lim) - 1)])
+    if np.isfinite(node_radius).any():
+        radius = node_radius[arc_node]
+        with np.errstate(invalid="ignore"):
+            near |= np.isfinite(radius) & (np.abs(km - radius) <= tol * (1.0 + radius))
     idx = np.flatnonzero(near)
     if len(idx) == 0:
         return km
@@ -300,7 +305,9 @@ def _exact_near_limits(km: FloatArray, limits: list[float], radius: FloatArray,
 
     km = km.copy()
     for i in idx.tolist():
-        km[i] = scalar_km(float(lat1[i]), float(lon1[i]), float(lat2[i]), float(lon2[i]))
+        n, o = int(arc_node[i]), int(arc_order[i])
+        km[i] = scalar_km(float(node_lat[n]), float(node_lon[n]), float(order_lat[o]),
+                          float(order_lon[o]))
     return km
 
 

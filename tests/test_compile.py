@@ -270,3 +270,17 @@ def test_distance_limits_agree_with_the_verifier_to_the_last_bit(limit: str) -> 
         assert plan.objective == pytest.approx(8.0 + 1.5)  # zone 2, as the verifier says
     else:
         assert plan.shipments == ()  # beyond the limit, as the verifier says
+
+
+def test_only_distances_near_a_limit_are_recomputed() -> None:
+    from router.compile import _exact_near_limits
+
+    km = np.array([5.0, 10.0 + 5e-9, 10.0 + 5e-8, 20.0 - 1e-12, 30.0, 40.0])
+    node_radius = np.array([np.inf, 30.0])
+    arc_node = np.array([0, 0, 0, 0, 1, 0])
+    zeros = np.zeros(2)
+    # every recomputed distance becomes 0 (all points at the origin)
+    out = _exact_near_limits(km, [10.0, 10.0 + 1e-12, 20.0], node_radius, arc_node,
+                             np.zeros(6, dtype=np.int64), zeros, zeros, zeros[:1], zeros[:1])
+    assert out.tolist() == [5.0, 0.0, 10.0 + 5e-8, 0.0, 0.0, 40.0]
+    assert km[1] == 10.0 + 5e-9  # the input is not modified
