@@ -24,6 +24,7 @@ from router.solvers.base import Deadline
 from router.solvers.core import Prices, State, insert_orders, order_costs, true_prices
 
 K_MAX = 300  # most orders re-routed by one move
+CHUNK: float | None = None  # bids accepted per round in a move (None: all that fit)
 DEFAULT_MOVES = 300  # moves when neither a deadline nor a number of moves is given
 KINDS = ("random", "node", "short-or-split", "stock")
 SCHEDULE = (3, 2, 1, 3, 2, 0)  # the kinds of move in turn (stock and short lines gain most)
@@ -85,7 +86,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         q = st.x[e].copy()
         st.remove_orders(D)
         insert_orders(p, st, D, pr, priority="regret", tiebreak=tiebreak,
-                      chunk=None if moves % 2 else 0.25)
+                      chunk=CHUNK)
         new = order_costs(p, st.x, D)
         if new < old - 1e-9:
             improved += 1
