@@ -120,9 +120,14 @@ def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray,
                  lon2: FloatArray) -> FloatArray:
     """Great-circle distance in km (vectorised), Earth radius 6371.0 km."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2) - np.radians(lon1)
-    h = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+    return _haversine(p1, np.radians(lon1), np.cos(p1), p2, np.radians(lon2), np.cos(p2))
+
+
+def _haversine(p1: FloatArray, l1: FloatArray, c1: FloatArray, p2: FloatArray, l2: FloatArray,
+               c2: FloatArray) -> FloatArray:
+    """Haversine on radians with the cosines of the latitudes given (so callers can take
+    them once per node and per order)."""
+    h = np.sin((p2 - p1) / 2.0) ** 2 + c1 * c2 * np.sin((l2 - l1) / 2.0) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -195,7 +200,6 @@ def _compile_routing(inst: Instance) -> Problem:
     pool_qty_i = np.array(p_qty, dtype=np.int64)
     order_p = np.lexsort((pool_node, pool_sku))
     pool_node, pool_sku, pool_qty_i = pool_node[order_p], pool_sku[order_p], pool_qty_i[order_p]
-    sku_pool_ptr = segment_ptr(pool_sku, len(sku_ids))
 
     # orders and lines
     orders = inst.orders
@@ -216,10 +220,16 @@ def _compile_routing(inst: Instance) -> Problem:
     line_pen = order_pen[line_order]
     order_line_ptr = segment_ptr(line_order, n_orders)
 
-    # candidate (line, pool) pairs: every node holding the line's SKU
-    counts = sku_pool_ptr[line_sku + 1] - sku_pool_ptr[line_sku]
-    e_line = np.repeat(np.arange(len(line_sku), dtype=np.int64), counts)
-    e_pool = expand_ranges(sku_pool_ptr[line_sku], counts)
+    # candidate (line, pool) pairs: every node holding the line's SKU; nodes with a local
+    # service radius only for the orders a spatial grid puts within reach
+    local = _local_nodes(node_radius, node_lat, order_lat, order_lon)
+    e_line, e_pool = _pairs_by_sku(line_sku, pool_sku, ~local[pool_node], len(sku_ids))
+    if local.any():
+        ln, lp = _pairs_near(local, node_radius, node_lat, node_lon, order_lat, order_lon,
+                             order_line_ptr, line_sku, pool_node, pool_sku)
+        e_line, e_pool = np.concatenate([e_line, ln]), np.concatenate([e_pool, lp])
+        by_line_node = np.argsort(e_line * max(n_nodes, 1) + pool_node[e_pool], kind="stable")
+        e_line, e_pool = e_line[by_line_node], e_pool[by_line_node]
     e_node = pool_node[e_pool]
     keep = ~(node_is_store[e_node] & ~sku_store_ok[line_sku[e_line]])
     e_line, e_pool, e_node = e_line[keep], e_pool[keep], e_node[keep]
@@ -237,15 +247,10 @@ def _compile_routing(inst: Instance) -> Problem:
         arc_key, e_arc = np.unique(e_key, return_inverse=True)
     arc_order = arc_key // max(n_nodes, 1)
     arc_node = arc_key % max(n_nodes, 1)
-    # haversine as in haversine_km, with radians and cosines taken once per node and order
-    # (the same operations on the same values, so the same distances bit for bit)
-    n_rlat, n_rlon = np.radians(node_lat), np.radians(node_lon)
-    o_rlat, o_rlon = np.radians(order_lat), np.radians(order_lon)
-    n_cos, o_cos = np.cos(n_rlat), np.cos(o_rlat)
-    dp = o_rlat[arc_order] - n_rlat[arc_node]
-    dl = o_rlon[arc_order] - n_rlon[arc_node]
-    h = np.sin(dp / 2.0) ** 2 + n_cos[arc_node] * o_cos[arc_order] * np.sin(dl / 2.0) ** 2
-    km = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    n_rlat, o_rlat = np.radians(node_lat), np.radians(order_lat)
+    km = _haversine(n_rlat[arc_node], np.radians(node_lon)[arc_node], np.cos(n_rlat)[arc_node],
+                    o_rlat[arc_order], np.radians(order_lon)[arc_order],
+                    np.cos(o_rlat)[arc_order])
     express_km = inst.shipping.express_max_km
     limits = [z.max_km for z in inst.shipping.zones]
     if express_km is not None:
@@ -280,6 +285,78 @@ def _compile_routing(inst: Instance) -> Problem:
         e_use=np.ones(len(e_line), dtype=np.float64), e_ub=e_ub,
         line_e_ptr=segment_ptr(e_line, len(line_qty)),
     )
+
+
+LOCAL_RADIUS_KM = 1000.0
+"""Nodes with a service radius up to this are paired with orders through a spatial grid."""
+
+
+def _pairs_by_sku(line_sku: IntArray, pool_sku: IntArray, usable: np.ndarray,
+                  n_skus: int) -> tuple[IntArray, IntArray]:
+    """Every (line, pool) pair of the line's SKU among the ``usable`` pools, sorted by
+    (line, node) (pools are sorted by (SKU, node))."""
+    idx = np.flatnonzero(usable)
+    ptr = segment_ptr(pool_sku[idx], n_skus)
+    counts = ptr[line_sku + 1] - ptr[line_sku]
+    e_line = np.repeat(np.arange(len(line_sku), dtype=np.int64), counts)
+    return e_line, idx[expand_ranges(ptr[line_sku], counts)]
+
+
+def _local_nodes(node_radius: FloatArray, node_lat: FloatArray, order_lat: FloatArray,
+                 order_lon: FloatArray) -> np.ndarray:
+    """Nodes served through the spatial grid: a finite service radius up to
+    ``LOCAL_RADIUS_KM``, away from the poles and the antimeridian (there every pair is
+    enumerated, which is always correct)."""
+    local = np.isfinite(node_radius) & (node_radius <= LOCAL_RADIUS_KM)
+    if not local.any() or len(order_lat) == 0:
+        return np.zeros(len(node_radius), dtype=bool)
+    lat_max = max(float(np.abs(order_lat).max()), float(np.abs(node_lat[local]).max()))
+    if lat_max > 80.0 or float(np.abs(order_lon).max()) > 170.0:
+        return np.zeros(len(node_radius), dtype=bool)
+    return local
+
+
+def _pairs_near(local: np.ndarray, node_radius: FloatArray, node_lat: FloatArray,
+                node_lon: FloatArray, order_lat: FloatArray, order_lon: FloatArray,
+                order_line_ptr: IntArray, line_sku: IntArray, pool_node: IntArray,
+                pool_sku: IntArray) -> tuple[IntArray, IntArray]:
+    """(line, pool) pairs of one SKU for the local nodes and the orders in the grid cells
+    around them.
+
+    Cells are at least as wide as the largest local radius r in both directions, so every
+    order within r of a node lies in the node's cell or a neighbouring one: haversine gives
+    d >= R |dlat| and sin(d / 2R) >= cos(lat_max) sin(|dlon| / 2). The exact radius test is
+    applied later with the other arc filters; this only avoids pairing every order with
+    every store in the country.
+    """
+    r = float(node_radius[local].max())
+    lat_max = max(float(np.abs(order_lat).max()), float(np.abs(node_lat[local]).max()))
+    g_lat = np.degrees(r / EARTH_RADIUS_KM) * (1 + 1e-9) + 1e-9
+    s = np.sin(r / (2 * EARTH_RADIUS_KM)) / np.cos(np.radians(lat_max))
+    g_lon = 360.0 if s >= 1.0 else np.degrees(2 * np.arcsin(s)) * (1 + 1e-9) + 1e-9
+    n_cols = int(np.ceil(360.0 / g_lon)) + 3
+    n_cells = (int(np.ceil(180.0 / g_lat)) + 3) * n_cols
+
+    def cell(lat: FloatArray, lon: FloatArray) -> IntArray:
+        return ((np.floor((lat + 90.0) / g_lat).astype(np.int64) + 1) * n_cols
+                + np.floor((lon + 180.0) / g_lon).astype(np.int64) + 1)
+
+    # lines keyed by (SKU, cell of the order); local pools look up the 3 x 3 cells around them
+    line_order = np.repeat(np.arange(len(order_lat), dtype=np.int64), np.diff(order_line_ptr))
+    line_key = line_sku * n_cells + cell(order_lat, order_lon)[line_order]
+    perm = np.argsort(line_key, kind="stable")
+    sorted_key = line_key[perm]
+    pools = np.flatnonzero(local[pool_node])
+    pool_cell = cell(node_lat[pool_node[pools]], node_lon[pool_node[pools]])
+    out_line, out_pool = [], []
+    for dr in (-n_cols, 0, n_cols):
+        for dc in (-1, 0, 1):
+            key = pool_sku[pools] * n_cells + pool_cell + dr + dc
+            lo = np.searchsorted(sorted_key, key, side="left")
+            hi = np.searchsorted(sorted_key, key, side="right")
+            out_line.append(perm[expand_ranges(lo, hi - lo)])
+            out_pool.append(np.repeat(pools, hi - lo))
+    return np.concatenate(out_line), np.concatenate(out_pool)
 
 
 def _exact_near_limits(km: FloatArray, limits: list[float], node_radius: FloatArray,
