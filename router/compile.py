@@ -331,9 +331,10 @@ def _pairs_near(local: np.ndarray, node_radius: FloatArray, node_lat: FloatArray
     """
     r = float(node_radius[local].max())
     lat_max = max(float(np.abs(order_lat).max()), float(np.abs(node_lat[local]).max()))
-    g_lat = np.degrees(r / EARTH_RADIUS_KM) * (1 + 1e-9) + 1e-9
+    # any cell at least as wide as r is correct; a floor of 0.05 degrees keeps keys small
+    g_lat = max(np.degrees(r / EARTH_RADIUS_KM) * (1 + 1e-9), 0.05)
     s = np.sin(r / (2 * EARTH_RADIUS_KM)) / np.cos(np.radians(lat_max))
-    g_lon = 360.0 if s >= 1.0 else np.degrees(2 * np.arcsin(s)) * (1 + 1e-9) + 1e-9
+    g_lon = 360.0 if s >= 1.0 else max(np.degrees(2 * np.arcsin(s)) * (1 + 1e-9), 0.05)
     n_cols = int(np.ceil(360.0 / g_lon)) + 3
     n_cells = (int(np.ceil(180.0 / g_lat)) + 3) * n_cols
 
