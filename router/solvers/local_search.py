@@ -8,6 +8,8 @@ a SKU together swaps stock and capacity between them. The orders of a move are d
 (seeded) in turn: at random; around one node (orders it serves and orders that could use it,
 so congested nodes are re-shared); among orders with unfilled units or split shipments; and
 short lines with the orders that hold the stock they could use (so stock changes hands).
+Before the first move and every ``FLOW_EVERY`` moves, all single-unit orders are re-routed
+at once, optimally given the others, by min-cost flow (:mod:`router.solvers.flow`).
 
 Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.assign` instead.
 """
@@ -19,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from router.compile import Problem, expand_ranges
-from router.solvers import assign
+from router.solvers import assign, flow
 from router.solvers.base import Deadline
 from router.solvers.core import Prices, State, insert_orders, order_costs, true_prices
 
 K_MAX = 300  # most orders re-routed by one move
+FLOW_EVERY = 200  # moves between two min-cost-flow re-routings of single-unit orders
 CHUNK: float | None = None  # bids accepted per round in a move (None: all that fit)
 DEFAULT_MOVES = 300  # moves when neither a deadline nor a number of moves is given
 KINDS = ("random", "node", "short-or-split", "stock")
@@ -65,6 +68,11 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
                            max_rounds=None if max_moves is None else max_moves)
         return M.to_x(p, a), {"moves": 1, "improved": int(M.total(a) < before)}
     pr = prices or true_prices(p)
+    flow_gain = 0.0
+    use_flow = prices is None and len(flow.single_unit_orders(p)) > 0
+    if use_flow:
+        x, info = flow.reroute_single_units(p, x)
+        flow_gain += info.get("flow_gain", 0.0)
     st = State(p, x)
     tiebreak = rng.permutation(p.n_orders)
     nodes = NodeIndex(p)
@@ -77,6 +85,11 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         k = int(rng.integers(max(2, k_base // 2), k_base + 1))
         D = _draw(p, st, nodes, rng, kind, k)
         moves += 1
+        if use_flow and moves % FLOW_EVERY == 0:
+            y, info = flow.reroute_single_units(p, st.x)
+            if info.get("flow_gain", 0.0) > 0:
+                flow_gain += info["flow_gain"]
+                st = State(p, y)
         if len(D) == 0:
             continue
         old = order_costs(p, st.x, D)
@@ -94,7 +107,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         elif new > old + 1e-9:
             st.remove_orders(D)
             st.add(e, q)
-    return st.x, {"moves": moves, "improved": improved,
+    return st.x, {"moves": moves, "improved": improved, "flow_gain": round(flow_gain, 2),
                   "gain_by_move": {KINDS[i]: round(g, 2) for i, g in enumerate(gains)}}
 
 
