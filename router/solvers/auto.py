@@ -4,8 +4,9 @@ Stages, each within what is left of the budget:
 
 1. ``greedy`` (vectorised bidding rounds, milliseconds): the first plan, always feasible;
    on an assignment batch (GAP) its repair completes it.
-2. Lagrangian subgradient (:mod:`router.solvers.lagrangian`), about 15% of the budget: a
-   proven lower bound and plans suggested by the prices.
+2. Lagrangian subgradient (:mod:`router.solvers.lagrangian`), 15% of the budget on
+   assignment batches, 5% on routing batches: a proven lower bound and plans suggested by
+   the prices.
 3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
    seconds left), an exact MIP backend (the first available of ``MIP_BACKENDS``)
    warm-started from the incumbent, for up to half of what is left; its bound counts too.
@@ -37,7 +38,7 @@ import numpy as np
 from router.compile import Problem
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
-from router.solvers import local_search
+from router.solvers import assign, local_search
 from router.solvers.base import Deadline, SolveOptions, SolverResult, Status, get, register
 from router.solvers.core import (
     State,
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 
 MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc")
 MIP_LINE_ARCS_PER_SECOND = 5_000
-LAGRANGIAN_SHARE = 0.15
+LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair well
+LAGRANGIAN_SHARE_ROUTING = 0.05  # routing: mostly for the bound; local search gains more
 MIP_SHARE = 0.5
 LP_LINE_ARCS_PER_SECOND = 20_000
 LP_SHARE = 0.3
@@ -141,7 +143,8 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 2. Lagrangian bound and priced plans
     if not deadline.expired() and p.n_orders:
-        share = Deadline(min(deadline.remaining(), LAGRANGIAN_SHARE * options.time_limit)
+        frac = LAGRANGIAN_SHARE if assign.is_assignment(p) else LAGRANGIAN_SHARE_ROUTING
+        share = Deadline(min(deadline.remaining(), frac * options.time_limit)
                          if options.time_limit is not None else None)
         out = subgradient(p, inc.x, share, options.seed, primal_every=25,
                           max_iter=None if timed else DEFAULT_ITERATIONS)
