@@ -61,6 +61,11 @@ def handover_ortools(model: Any, start: np.ndarray) -> None:
 
 
 def handover_cbc(model: Any, start: np.ndarray) -> None:
+    with pulp_mip._no_gc():  # as the backend does
+        _handover_cbc(model, start)
+
+
+def _handover_cbc(model: Any, start: np.ndarray) -> None:
     prob, cols = pulp_mip.pulp_problem(model)
     for v, val in zip(cols, start.tolist(), strict=True):
         v.setInitialValue(val, check=False)
@@ -74,6 +79,11 @@ def handover_cbc(model: Any, start: np.ndarray) -> None:
 
 
 def handover_pulp_highs(model: Any, start: np.ndarray) -> None:
+    with pulp_mip._no_gc():  # as the backend does
+        _handover_pulp_highs(model, start)
+
+
+def _handover_pulp_highs(model: Any, start: np.ndarray) -> None:
     import highspy
 
     pulp_mip.pulp_problem(model)

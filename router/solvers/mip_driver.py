@@ -39,7 +39,9 @@ OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION, ERROR = (
     "optimal", "feasible", "infeasible", "no_solution", "error")
 
 MIN_ENGINE_SECONDS = 0.005  # below this, the engine is not started
-INCUMBENT_SHARE = 0.3  # at most this share of the time limit goes to the greedy incumbent
+# the greedy incumbent gets this share of the time limit, and at least INCUMBENT_MIN seconds
+# of it (a complete greedy plan beats anything an engine finds in a fraction of a second)
+INCUMBENT_SHARE, INCUMBENT_MIN = 0.3, 0.25
 
 
 @dataclass
@@ -69,6 +71,17 @@ def engine_time_limit(seconds: float | None, started: float) -> float | None:
     return max(0.0, seconds - spent - min(0.05, 0.02 * seconds))
 
 
+def too_little_time(seconds: float | None, model: MipModel, seconds_per_nonzero: float
+                    ) -> EngineAnswer | None:
+    """An answer without solving when handing the model over alone would take longer than
+    the time left (``seconds_per_nonzero``: an optimistic cost of the engine's build)."""
+    if seconds is None or model.n_nonzeros * seconds_per_nonzero < seconds:
+        return None
+    return EngineAnswer(NO_SOLUTION, stats={
+        "engine_note": f"not started: building it takes about "
+                       f"{model.n_nonzeros * seconds_per_nonzero:.2f} s, {seconds:.2f} s left"})
+
+
 def incumbent(problem: Problem, options: SolveOptions) -> tuple[np.ndarray | None, str, float]:
     """A feasible plan to start from and fall back on: the warm start given, else greedy."""
     t0 = time.perf_counter()
@@ -82,7 +95,9 @@ def incumbent(problem: Problem, options: SolveOptions) -> tuple[np.ndarray | Non
     from router.solvers.base import get
 
     # the incumbent may use part of the budget; the engine needs the rest
-    limit = None if options.time_limit is None else INCUMBENT_SHARE * options.time_limit
+    limit = None
+    if options.time_limit is not None:
+        limit = min(options.time_limit, max(INCUMBENT_SHARE * options.time_limit, INCUMBENT_MIN))
     res = get("greedy").func(problem, SolveOptions(time_limit=limit, seed=options.seed))
     x = res.x
     if x is None or violations(problem, x) or not math.isfinite(objective(problem, x)):

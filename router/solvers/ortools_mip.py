@@ -33,6 +33,7 @@ from router.solvers.mip_driver import (
     EngineAnswer,
     engine_time_limit,
     solve_mip,
+    too_little_time,
 )
 from router.solvers.mip_model import MipModel, build_model, must_fill_without_source
 
@@ -114,6 +115,10 @@ def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bo
         # CP-SAT stops at an absolute gap of 1e-4 by default: with fractional costs that
         # leaves a plan measurably above the optimum. Ask for the precision of the others.
         params.absolute_gap_tolerance = 1e-6
+        if threads == 1:
+            # one worker: give it the full LP relaxation (the strong linking rows), which
+            # the portfolio of several workers would otherwise provide
+            params.cp_sat.linearization_level = 2
     elif solver == GSCIP:
         params.threads = 1  # SCIP is single-threaded
     for key, value in options.extra.get("ortools_params", {}).items():
@@ -192,9 +197,15 @@ def _callback_registration() -> Any:
     return callback_pb2.CallbackRegistrationProto()
 
 
+PROTO_SECONDS_PER_NONZERO = 2e-7  # optimistic cost of the ModelProto and its loading
+
+
 def _mip_solver(name: str, solver: str) -> Any:
     def engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
                options: SolveOptions) -> EngineAnswer:
+        skip = too_little_time(seconds, model, PROTO_SECONDS_PER_NONZERO)
+        if skip is not None:
+            return skip
         return run_mathopt(model, solver, start, seconds, options)
 
     def solve(problem: Problem, options: SolveOptions) -> SolverResult:

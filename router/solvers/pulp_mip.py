@@ -45,12 +45,16 @@ from router.solvers.mip_driver import (
     OPTIMAL,
     EngineAnswer,
     solve_mip,
+    too_little_time,
 )
 from router.solvers.mip_model import MipModel
 
 log = logging.getLogger(__name__)
 
 HARD_STOP_GRACE = 0.5  # seconds past the limit before an engine that overruns is killed
+# optimistic build costs per nonzero (PuLP objects; for CBC also the MPS and start files):
+# with less time left than that, the engine is not started at all
+CBC_SECONDS_PER_NONZERO, HIGHS_SECONDS_PER_NONZERO = 4e-6, 1.5e-6
 
 
 def _pulp() -> Any:
@@ -168,6 +172,9 @@ _NODES = re.compile(r"^Enumerated nodes:\s*(\d+)", re.M)
 
 def _cbc_engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
                 options: SolveOptions) -> EngineAnswer:
+    skip = too_little_time(seconds, model, CBC_SECONDS_PER_NONZERO)
+    if skip is not None:
+        return skip
     with _no_gc():
         return _cbc_run(model, start, seconds, options)
 
@@ -214,11 +221,15 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
         def path(self) -> str:
             if not timeout_cmd or end is None:
                 return self.real_path
-            kill_after = max(0.1, end - time.perf_counter()) + HARD_STOP_GRACE
+            left = end - time.perf_counter()
             script = os.path.join(workdir, "cbc")
             with open(script, "w", encoding="utf-8") as f:
-                f.write(f"#!/bin/sh\nexec {shlex.quote(timeout_cmd)} -s KILL {kill_after:.3f} "
-                        f"{shlex.quote(self.real_path)} \"$@\"\n")
+                if left <= 0.0:  # writing the files used up the time: do not start CBC
+                    f.write("#!/bin/sh\nexit 1\n")
+                else:
+                    f.write(f"#!/bin/sh\nexec {shlex.quote(timeout_cmd)} -s KILL "
+                            f"{left + HARD_STOP_GRACE:.3f} {shlex.quote(self.real_path)} "
+                            f"\"$@\"\n")
             os.chmod(script, 0o755)
             return script
 
@@ -254,8 +265,9 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
     build = started - t0  # PuLP writing its files is part of handing the model over
     solve = total - build
     if killed:
-        return EngineAnswer(NO_SOLUTION, None, None, build, solve,
-                            {"engine_note": "CBC overran the time limit and was stopped"})
+        note = ("CBC overran the time limit and was stopped" if solve > HARD_STOP_GRACE
+                else "CBC not started: writing its files used up the time")
+        return EngineAnswer(NO_SOLUTION, None, None, build, solve, {"engine_note": note})
 
     result = _RESULT.search(text)
     result_s = result.group(1).strip() if result else ""
@@ -316,6 +328,9 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 def _highs_engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
                   options: SolveOptions) -> EngineAnswer:
+    skip = too_little_time(seconds, model, HIGHS_SECONDS_PER_NONZERO)
+    if skip is not None:
+        return skip
     with _no_gc():
         return _highs_run(model, start, seconds, options)
 
@@ -371,7 +386,11 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
             stamps["start"] = time.perf_counter()
             if end is not None:
                 left = end - stamps["start"] - min(0.05, 0.02 * (seconds or 0.0))
-                h.setOptionValue("time_limit", max(0.001, left))
+                if left <= 0.0:  # building used up the time: do not start HiGHS
+                    stamps["end"] = stamps["start"]
+                    stamps["skipped"] = 1.0
+                    return
+                h.setOptionValue("time_limit", left)
             h.run()
             if start is not None and not _consistent(h, model):
                 # HiGHS 1.16 returns the start instead of its own optimum when presolve
@@ -382,6 +401,11 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                     h.setOptionValue("time_limit", max(0.001, end - time.perf_counter()))
                 h.run()
             stamps["end"] = time.perf_counter()
+
+        def findSolutionValues(self, lp: Any) -> Any:
+            if "skipped" in stamps:
+                return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
+            return super().findSolutionValues(lp)
 
     params: dict[str, Any] = {"random_seed": int(options.seed) % (2 ** 31)}
     solver = _HiGHS(msg=False, gapRel=max(0.0, float(options.mip_gap)),
@@ -395,6 +419,9 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
     h = prob.solverModel
     build = stamps.get("start", time.perf_counter()) - t0
     solve = stamps.get("end", time.perf_counter()) - stamps.get("start", t0)
+    if "skipped" in stamps:
+        return EngineAnswer(NO_SOLUTION, None, None, build, solve,
+                            {"engine_note": "HiGHS not started: building used up the time"})
     ms = h.getModelStatus()
     info = h.getInfo()
     hs = highspy.HighsModelStatus
