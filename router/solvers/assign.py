@@ -239,11 +239,17 @@ def _perturb(M: Matrices, a: np.ndarray, rng: np.random.Generator, k: int) -> np
     return a
 
 
-def regret_assign(M: Matrices, prices: np.ndarray | None = None) -> np.ndarray:
+def regret_assign(M: Matrices, prices: np.ndarray | None = None,
+                  by_capacity: bool = False) -> np.ndarray:
     """Martello-Toth regret construction: repeatedly the order whose best and second-best
-    feasible node differ most (by desirability ``cost + price * resource``) takes its best.
+    feasible node differ most (by desirability ``cost + price * resource``, or with
+    ``by_capacity`` the share of the node's capacity it takes) takes its best.
     Orders with no feasible node left stay unassigned (-1)."""
-    des = M.cost + (0.0 if prices is None else prices[:, None] * np.where(M.ok, M.res, 0.0))
+    if by_capacity:
+        des = np.where(M.ok, M.res, BIG) / np.maximum(M.cap, 1e-9)[:, None]
+    else:
+        des = M.cost + (0.0 if prices is None else
+                        prices[:, None] * np.where(M.ok, M.res, 0.0))
     des = np.where(M.ok, des, BIG)
     a = np.full(M.n, -1, dtype=np.int64)
     load = np.zeros(M.m)

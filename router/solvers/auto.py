@@ -8,8 +8,9 @@ Stages, each within what is left of the budget:
    assignment batches, 5% on routing batches: a proven lower bound and plans suggested by
    the prices.
 3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
-   seconds left), an exact MIP backend (the first available of ``MIP_BACKENDS``)
-   warm-started from the incumbent, for up to half of what is left; its bound counts too.
+   seconds left, and at most ``MIP_LINE_ARCS_MAX``), an exact MIP backend (the first
+   available of ``MIP_BACKENDS``) warm-started from the incumbent, for up to half of what
+   is left; its bound counts too.
    Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
    30% of the time left (line-arcs <= ``LP_LINE_ARCS_PER_SECOND`` x that share).
 4. Local search (:mod:`router.solvers.local_search`) on the best plan until the deadline.
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc")
 MIP_LINE_ARCS_PER_SECOND = 5_000
+MIP_LINE_ARCS_MAX = 30_000  # beyond this the model build alone can outrun a budget
 LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair well
 LAGRANGIAN_SHARE_ROUTING = 0.05  # routing: mostly for the bound; local search gains more
 MIP_SHARE = 0.5
@@ -161,7 +163,7 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     # 3. an exact MIP, warm-started, where the batch is small for the time left
     left = deadline.remaining()
     backend = _mip_backend()
-    small = (p.n_line_arcs <= MIP_LINE_ARCS_PER_SECOND * left if timed
+    small = (p.n_line_arcs <= min(MIP_LINE_ARCS_PER_SECOND * left, MIP_LINE_ARCS_MAX) if timed
              else p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)
     if not inc.proven() and backend is not None and left > 0.05 and small:
         try:

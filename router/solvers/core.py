@@ -602,7 +602,16 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
     if not assign.is_assignment(p):
         return None
     M = assign.Matrices(p)
-    a = assign.repair(M, M.from_x(p, x), rng, deadline)
+    a = assign.repair(M, M.from_x(p, x), rng, deadline, max_iter=5_000)
+    if a is None:
+        # restart from the regret constructions (by cost, then by share of capacity used)
+        starts = [assign.regret_assign(M), assign.regret_assign(M, by_capacity=True)]
+        for start in starts:
+            if deadline is not None and deadline.expired():
+                break
+            a = assign.repair(M, start, rng, deadline)
+            if a is not None:
+                break
     if a is None:
         return None
     if polish:
