@@ -18,13 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
-from benchmarks.report import build_context, markdown, read_jsonl, write_runs_csv, write_summary_csv
+from benchmarks.report import (
+    build_context,
+    markdown,
+    read_jsonl,
+    read_runs_csv,
+    write_runs_csv,
+    write_summary_csv,
+)
 from benchmarks.runner import Plan, Settings, execute, jsonl_sink, make_plan, repeats_for
 from benchmarks.suites import PROFILES, REPO, SUITES, SolverSel, SuiteConfig
 from router.solvers.base import registry
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
-RUNS_FILE = "runs.jsonl"
+RUNS_FILE = "raw/runs.jsonl"  # every field of every run (scratch, not committed)
+RUNS_CSV = "runs.csv"  # the committed per-run records
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,7 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print what would run and the worst-case time, run nothing")
     p.add_argument("--report-only", action="store_true",
-                   help="rebuild the report, CSV files and plots from DIR/runs.jsonl")
+                   help="rebuild the report, CSV files and plots from DIR/raw/runs.jsonl "
+                        "(or DIR/runs.csv)")
     p.add_argument("--no-plots", action="store_true")
 
 
@@ -102,12 +111,19 @@ def settings_from(args: argparse.Namespace, out: Path) -> Settings:
                     carry=not args.no_carry, threads=args.threads, scratch=str(scratch))
 
 
-def history(path: Path) -> dict[tuple[str, str, str, float], float]:
-    """Median wall seconds per (suite, instance, solver, budget) of the runs in ``path``."""
-    if not path.exists():
-        return {}
+def read_runs(out: Path) -> list[dict[str, Any]] | None:
+    """The per-run records of a results directory: raw/runs.jsonl, else runs.csv."""
+    if (out / RUNS_FILE).exists():
+        return read_jsonl(out / RUNS_FILE)
+    if (out / RUNS_CSV).exists():
+        return read_runs_csv(out / RUNS_CSV)
+    return None
+
+
+def history(out: Path) -> dict[tuple[str, str, str, float], float]:
+    """Median wall seconds per (suite, instance, solver, budget) of the runs in ``out``."""
     walls: dict[tuple[str, str, str, float], list[float]] = {}
-    for r in read_jsonl(path):
+    for r in read_runs(out) or []:
         if r.get("budget") is None or r.get("carried_from") is not None:
             continue
         key = (r["suite"], r["instance"], r["solver"], float(r["budget"]))
@@ -135,10 +151,12 @@ def describe_plan(plan: Plan, past: dict[tuple[str, str, str, float], float] | N
     return "\n".join(lines)
 
 
-def write_outputs(out: Path, meta: dict[str, Any], plots: bool = True) -> Path:
-    records = read_jsonl(out / RUNS_FILE)
+def write_outputs(out: Path, meta: dict[str, Any], plots: bool = True,
+                  records: list[dict[str, Any]] | None = None) -> Path:
+    if records is None:
+        records = read_jsonl(out / RUNS_FILE)
     ctx = build_context(records)
-    write_runs_csv(records, out / "runs.csv")
+    write_runs_csv(records, out / RUNS_CSV)
     write_summary_csv(ctx.cells, ctx.refs, out / "summary.csv")
     names: list[str] = []
     if plots:
@@ -154,11 +172,13 @@ def run(args: argparse.Namespace, command: str) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT
     meta_path = out / "meta.json"
     if args.report_only:
-        if not (out / RUNS_FILE).exists():
-            print(f"bench: no {out / RUNS_FILE} to report on", file=sys.stderr)
+        records = read_runs(out)
+        if records is None:
+            print(f"bench: no {out / RUNS_FILE} or {out / RUNS_CSV} to report on",
+                  file=sys.stderr)
             return 2
         old = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        report = write_outputs(out, old, plots=not args.no_plots)
+        report = write_outputs(out, old, plots=not args.no_plots, records=records)
         print(f"bench: wrote {report}", file=sys.stderr)
         return 0
     for mod in args.imports:
@@ -176,7 +196,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         print(f"bench: no solver matches {', '.join(unmatched)}; registered: "
               f"{', '.join(sorted(registry()))}", file=sys.stderr)
         return 2
-    print(describe_plan(plan, history(out / RUNS_FILE) if args.dry_run else None),
+    print(describe_plan(plan, history(out) if args.dry_run else None),
           file=sys.stderr)
     if args.dry_run:
         return 0
@@ -208,8 +228,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     meta["load_end"] = _load()
     meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     report = write_outputs(out, meta, plots=not args.no_plots)
-    print(f"bench: {wall / 60:.1f} min; wrote {report}, {out / 'runs.csv'}, "
-          f"{out / 'summary.csv'}", file=sys.stderr)
+    print(f"bench: {wall / 60:.1f} min; wrote {report}, {out / RUNS_CSV}, "
+          f"{out / 'summary.csv'}, {out / RUNS_FILE}", file=sys.stderr)
     return 130 if interrupted else 0
 
 

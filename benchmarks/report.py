@@ -39,6 +39,30 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+_TEXT_FIELDS = {"suite", "instance", "group", "solver", "kind", "outcome", "status",
+                "fallback", "error"}
+
+
+def read_runs_csv(path: Path) -> list[dict[str, Any]]:
+    """Per-run records back from ``runs.csv`` (the committed form of ``runs.jsonl``)."""
+    out = []
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            rec: dict[str, Any] = {}
+            for k, v in row.items():
+                if k in _TEXT_FIELDS:
+                    rec[k] = v
+                elif v == "":
+                    rec[k] = None
+                elif v in ("True", "False"):
+                    rec[k] = v == "True"
+                else:
+                    num = float(v)
+                    rec[k] = int(num) if k in ("repeat", "seed") else num
+            out.append(rec)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # References per instance
 
@@ -244,7 +268,7 @@ def write_runs_csv(records: Sequence[dict[str, Any]], path: Path) -> None:
         w = csv.DictWriter(f, fieldnames=list(FIELDS), extrasaction="ignore")
         w.writeheader()
         for r in records:
-            w.writerow({k: _csv_val(r.get(k)) for k in FIELDS})
+            w.writerow({k: _csv_val(r.get(k), exact=True) for k in FIELDS})
 
 
 SUMMARY_FIELDS = ("suite", "group", "instance", "n_orders", "solver", "kind", "budget", "runs",
@@ -270,11 +294,13 @@ def write_summary_csv(cells: Sequence[Cell], refs: dict[tuple[str, str], Referen
             w.writerow([_csv_val(v) for v in row])
 
 
-def _csv_val(v: Any) -> Any:
+def _csv_val(v: Any, exact: bool = False) -> Any:
     if v is None:
         return ""
     if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
+        if math.isnan(v):
+            return ""
+        return repr(v) if exact else f"{v:.12g}"  # repr: the shortest exact form
     if isinstance(v, str):
         return v.replace("\n", " | ")
     return v

@@ -108,7 +108,7 @@ def test_end_to_end_suite_report_and_csv(tmp_path: Path, test_solvers: None) -> 
                      "--instances", "hand-split,hand-capacity,a05100", "--budgets", "0.2",
                      "--repeats", "2", "--grace", "0.3", "--grace-factor", "1", "-o", str(out)])
     assert code == 0
-    recs = read_jsonl(out / "runs.jsonl")
+    recs = read_jsonl(out / "raw" / "runs.jsonl")
     assert len(recs) == 3 * 3 * 2  # every solver x instance x repeat, none lost to a failure
     by = {(r["instance"], r["solver"], r["repeat"]): r for r in recs}
     for inst, cost in (("hand-split", 11.0), ("hand-capacity", 22.5)):  # worked optima
@@ -183,17 +183,22 @@ def test_gap_specs_carry_published_bounds() -> None:
 
 def test_carry_dry_run_and_report_only(tmp_path: Path) -> None:
     """A solver that stops on its own well within a budget is carried to the larger ones;
-    --dry-run runs nothing; --report-only rebuilds the report from the records."""
+    --dry-run runs nothing; --report-only rebuilds the same report from runs.csv."""
     out = tmp_path / "res"
     args = ["--suite", "smoke", "--solvers", "greedy", "--instances", "hand-store",
             "--budgets", "2,20", "-o", str(out)]
     assert cli.main([*args, "--dry-run"]) == 0
-    assert not (out / "runs.jsonl").exists()
+    assert not (out / "raw" / "runs.jsonl").exists()
     assert cli.main(args) == 0
-    recs = read_jsonl(out / "runs.jsonl")
+    recs = read_jsonl(out / "raw" / "runs.jsonl")
     assert [(r["budget"], r.get("carried_from")) for r in recs] == [(2.0, None), (20.0, 2.0)]
     assert recs[1]["objective"] == recs[0]["objective"] == pytest.approx(30.5)
+    report = (out / "report.md").read_text()
+    summary = (out / "summary.csv").read_text()
     (out / "report.md").unlink()
+    (out / "raw" / "runs.jsonl").unlink()  # rebuilt from the committed form, runs.csv
     assert cli.main(["--report-only", "--no-plots", "-o", str(out)]) == 0
-    assert "greedy*" in (out / "report.md").read_text()
+    rebuilt = (out / "report.md").read_text()
+    assert rebuilt == report.split("## Plots")[0].rstrip() + "\n" and "greedy*" in rebuilt
+    assert (out / "summary.csv").read_text() == summary
     assert cli.main(["--solvers", "no-such-solver", "--dry-run", "-o", str(out)]) == 2
