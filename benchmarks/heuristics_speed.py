@@ -4,6 +4,7 @@
     python -m benchmarks.heuristics_speed reference --preset m [--seconds 120]
     python -m benchmarks.heuristics_speed auto --preset m --seconds 1
     python -m benchmarks.heuristics_speed gap [--seconds 1] [--types abc]
+    python -m benchmarks.heuristics_speed overrun [--presets xs,s,m,l] [--limits 0.01,0.1,1]
 
 ``speed``: orders per second of every fast heuristic (solver call only: compilation is timed
 apart), the best of ``--repeat`` runs, by wall clock and by the process's CPU time (the
@@ -12,7 +13,8 @@ machine). ``reference``: the best plan known for a preset (the
 best of ``ortools-highs`` warm-started from greedy and ``auto``, each given ``--seconds``),
 kept in benchmarks/results/best_known.json with its lower bound. ``auto``: auto's gap at the
 given budget against that reference. ``gap``: every heuristic's gap to the proven optimum
-on the GAP types A-C of ../shared/gap (bounds_min.tsv). Results go to benchmarks/results/.
+on the GAP types A-C of ../shared/gap (bounds_min.tsv). ``overrun``: auto's wall-clock
+time against its limit on every preset. Results go to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -173,6 +175,25 @@ def cmd_gap(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def cmd_overrun(args: argparse.Namespace) -> dict[str, Any]:
+    """Wall-clock seconds of auto against its time limit, per preset and budget."""
+    rows = []
+    for preset in args.presets.split(","):
+        p = _problem(preset, args.seed)
+        for limit in (float(v) for v in args.limits.split(",")):
+            t = time.perf_counter()
+            r = get("auto").func(p, SolveOptions(time_limit=limit, seed=args.seed))
+            secs = time.perf_counter() - t
+            assert r.x is not None and not violations(p, r.x)
+            rows.append({"preset": preset, "time_limit": limit, "seconds": round(secs, 3),
+                         "overrun": round(secs - limit, 3), "objective": r.objective,
+                         "stages": r.stats.get("stages")})
+            print(rows[-1])
+    out = {"rows": rows, "machine": _machine()}
+    _save("auto_overrun.json", out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -194,9 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--seconds", type=float, default=1.0)
     g.add_argument("--types", default="abc")
     g.add_argument("--solvers", default=",".join((*FAST, "lagrangian", "auto")))
+    o = sub.add_parser("overrun")
+    o.add_argument("--presets", default="xs,s,m,l")
+    o.add_argument("--limits", default="0.01,0.1,1")
+    o.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    {"speed": cmd_speed, "reference": cmd_reference, "auto": cmd_auto, "gap": cmd_gap}[
-        args.cmd](args)
+    {"speed": cmd_speed, "reference": cmd_reference, "auto": cmd_auto, "gap": cmd_gap,
+     "overrun": cmd_overrun}[args.cmd](args)
 
 
 if __name__ == "__main__":
