@@ -5,11 +5,11 @@ Relaxation. The stock of every pool (``u_p``), the package limit (``v_n``) and t
 capacity (``w_n``) of every node are priced instead of enforced; the order package limits are
 dropped. What is left splits by line once each package's fixed cost is spread over the
 line-arcs of its arc: with ``x_e <= ub_e * y_a`` for every line-arc of arc ``a``,
-``y_a >= max_e x_e / ub_e >= (1 / L_a) * sum_e x_e / ub_e`` (``L_a`` line-arcs on the arc), so
-``f_a y_a >= sum_e f_a x_e / (L_a ub_e)``. Every unit shipped on line-arc ``e`` then costs at
-least the rate
+``y_a >= max_e x_e / ub_e >= sum_e s_e x_e / ub_e`` for any shares ``s_e >= 0`` summing to 1
+over the arc's line-arcs, so ``f_a y_a >= sum_e f_a s_e x_e / ub_e``. Every unit shipped on
+line-arc ``e`` then costs at least the rate
 
-    r_e = unit_e + u_p + w_n * use_e + (arc_cost_a + v_n) / (L_a * ub_e)
+    r_e = unit_e + u_p + w_n * use_e + (arc_cost_a + v_n) * s_e / ub_e
 
 and each line is filled by a fractional knapsack: cheapest rates first, up to ``ub_e`` each,
 never above the line's penalty. For any prices ``u, v, w >= 0``
@@ -17,10 +17,13 @@ never above the line's penalty. For any prices ``u, v, w >= 0``
     LB(u, v, w) = sum_l fill_l(r) - sum_p u_p qty_p - sum_n (v_n max_packages_n + w_n cap_n)
 
 is a lower bound on the optimum (for GAP files it is the classic capacity relaxation, and it
-is rounded up where every cost is an integer). The bound is exact for an order shipped
-complete from one node, the common case. Prices are raised by projected subgradient steps
+is rounded up where every cost is an integer). The shares start even (``1 / L_a``, exact
+for an order shipped complete from one node) and move towards the line-arcs the relaxed
+solution uses (exponentiated gradient). Prices are raised by projected subgradient steps
 (Polyak step towards the best plan known, halved when the bound stalls); only limits that
-can bind (total possible demand above the limit) get a price.
+can bind (total possible demand above the limit) get a price. Order package limits are
+dropped, so on routing batches the bound is well below the LP relaxation's; ``auto`` adds
+the LP bound where it has the time.
 
 Plans. Every few steps the orders are routed by the bidding rounds under the priced costs
 (assignment batches: the regret construction under the prices), repaired to feasibility,
@@ -54,6 +57,7 @@ from router.solvers.greedy import greedy_solution
 
 DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
 DEFAULT_MOVES = 300  # local-search moves without a time limit
+SHARE_STEP = 2.0  # exponentiated-gradient step of the fixed-cost shares (times the step)
 STALL = 8  # steps without a better bound before the step is halved (prices reset)
 
 
@@ -62,9 +66,10 @@ class Multipliers:
     pool: np.ndarray  # (P,)
     pk: np.ndarray  # (N,)
     cap: np.ndarray  # (N,)
+    share: np.ndarray  # (E,) each arc's fixed cost split over its line-arcs (sums to 1)
 
     def copy(self) -> Multipliers:
-        return Multipliers(self.pool.copy(), self.pk.copy(), self.cap.copy())
+        return Multipliers(self.pool.copy(), self.pk.copy(), self.cap.copy(), self.share.copy())
 
 
 class Relaxation:
@@ -75,7 +80,8 @@ class Relaxation:
         S = static(p)
         self.e_node = S.e_node
         L_a = np.bincount(p.e_arc, minlength=p.n_arcs).astype(np.float64)
-        self.inv = 1.0 / (L_a[p.e_arc] * np.maximum(p.e_ub, 1))
+        self.even = 1.0 / L_a[p.e_arc]
+        self.inv_ub = 1.0 / np.maximum(p.e_ub, 1)
         ub = p.e_ub.astype(np.float64)
         dem_pool = np.bincount(p.e_pool, weights=ub, minlength=len(p.pool_qty))
         self.bind_pool = np.isfinite(p.pool_qty) & (dem_pool > p.pool_qty + 1e-9)
@@ -94,7 +100,16 @@ class Relaxation:
 
     def zero(self) -> Multipliers:
         p = self.p
-        return Multipliers(np.zeros(len(p.pool_qty)), np.zeros(p.n_nodes), np.zeros(p.n_nodes))
+        return Multipliers(np.zeros(len(p.pool_qty)), np.zeros(p.n_nodes), np.zeros(p.n_nodes),
+                           self.even.copy())
+
+    def reshare(self, m: Multipliers, xh: np.ndarray, eta: float) -> None:
+        """Shift each arc's fixed cost towards the line-arcs the relaxed solution uses
+        (exponentiated gradient: the bound's slope in a share is ``x_e / ub_e``)."""
+        p = self.p
+        w = m.share * np.exp(np.minimum(eta * xh * self.inv_ub, 50.0))
+        tot = np.bincount(p.e_arc, weights=w, minlength=p.n_arcs)
+        m.share = w / tot[p.e_arc]
 
     def prices(self, m: Multipliers) -> Prices:
         """Priced costs for the bidding rounds (finite penalties)."""
@@ -108,7 +123,8 @@ class Relaxation:
         p = self.p
         unit = p.e_unit_cost + m.pool[p.e_pool] + m.cap[self.e_node] * p.e_use
         fixed = p.arc_cost + m.pk[p.arc_node]
-        rate = unit + fixed[p.e_arc] * self.inv
+        inv = m.share * self.inv_ub
+        rate = unit + fixed[p.e_arc] * inv
         qty = p.line_qty.astype(np.float64)
         pen = p.line_penalty
         if self.lines_empty.any() and np.isinf(pen[self.lines_empty]).any():
@@ -161,10 +177,10 @@ class Relaxation:
         lb = float(value.sum()) - float(np.dot(m.pool, self.pool_qty)) - float(
             np.dot(m.pk, self.maxpk)) - float(np.dot(m.cap, self.cap))
         g_pool = np.bincount(p.e_pool, weights=xh, minlength=len(p.pool_qty)) - self.pool_qty
-        g_pk = np.bincount(self.e_node, weights=xh * self.inv, minlength=p.n_nodes) - self.maxpk
+        g_pk = np.bincount(self.e_node, weights=xh * inv, minlength=p.n_nodes) - self.maxpk
         g_cap = np.bincount(self.e_node, weights=xh * p.e_use, minlength=p.n_nodes) - self.cap
         g = Multipliers(np.where(self.bind_pool, g_pool, 0.0), np.where(self.bind_pk, g_pk, 0.0),
-                        np.where(self.bind_cap, g_cap, 0.0))
+                        np.where(self.bind_cap, g_cap, 0.0), xh)
         return lb, g
 
     def safe(self, lb: float) -> float:
@@ -242,7 +258,8 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
         target = ub if math.isfinite(ub) else abs(lb) * 1.1 + 1.0
         t = lam * max(target - lb, 1e-6 * max(1.0, abs(lb))) / norm
         m = Multipliers(np.maximum(0.0, m.pool + t * gp), np.maximum(0.0, m.pk + t * gk),
-                        np.maximum(0.0, m.cap + t * gc))
+                        np.maximum(0.0, m.cap + t * gc), m.share)
+        rel.reshare(m, g.share, SHARE_STEP * lam)
     lb_safe = rel.safe(best_lb) if best_lb > -math.inf else -math.inf
     return LagrangianOutcome(best_x, ub, lb_safe, best_m,
                              {"iterations": it, "primal_plans": primals, "step": lam})
