@@ -51,7 +51,8 @@ from router.solvers.mip_model import MipModel
 
 log = logging.getLogger(__name__)
 
-HARD_STOP_GRACE = 0.5  # seconds past the limit before an engine that overruns is killed
+# seconds past the limit before CBC, if it overruns, is killed: 0.5 s or 5 % of the limit
+HARD_STOP_GRACE, HARD_STOP_SHARE = 0.5, 0.05
 # optimistic build costs per nonzero (PuLP objects; for CBC also the MPS and start files):
 # with less time left than that, the engine is not started at all
 CBC_SECONDS_PER_NONZERO, HIGHS_SECONDS_PER_NONZERO = 4e-6, 1.5e-6
@@ -228,7 +229,8 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                     f.write("#!/bin/sh\nexit 1\n")
                 else:
                     f.write(f"#!/bin/sh\nexec {shlex.quote(timeout_cmd)} -s KILL "
-                            f"{left + HARD_STOP_GRACE:.3f} {shlex.quote(self.real_path)} "
+                            f"{left + max(HARD_STOP_GRACE, HARD_STOP_SHARE * left):.3f} "
+                            f"{shlex.quote(self.real_path)} "
                             f"\"$@\"\n")
             os.chmod(script, 0o755)
             return script
