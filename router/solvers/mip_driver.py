@@ -160,6 +160,8 @@ def solve_mip(name: str, problem: Problem, options: SolveOptions, engine: Engine
             x, obj = None, None
 
     bound = ans.bound if ans.bound is not None and math.isfinite(ans.bound) else None
+    if bound is not None and model.nonnegative_objective:
+        bound = max(bound, 0.0)  # no plan costs less than nothing
     if bound is not None and model.integral_objective:
         # every plan costs a whole number: the optimum is at least the bound rounded up
         bound = float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))

@@ -93,6 +93,11 @@ class MipModel:
         """True when every column is integer with an integer cost: so is every plan's cost."""
         return bool(self.col_int.all() and np.all(self.obj == np.round(self.obj)))
 
+    @property
+    def nonnegative_objective(self) -> bool:
+        """True when no column can make the objective negative (costs and bounds >= 0)."""
+        return bool((self.obj >= 0).all() and (self.col_lb >= 0).all())
+
     def row_ptr(self) -> np.ndarray:
         """CSR pointer (R+1,) of the row-sorted triplets."""
         ptr = np.zeros(self.n_rows + 1, dtype=np.int64)

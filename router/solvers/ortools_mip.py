@@ -101,7 +101,11 @@ def model_proto(model: MipModel, relax: bool = False, name: str = "router") -> A
     return mp
 
 
-def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bool) -> Any:
+CPSAT_LIGHT_PRESOLVE_NONZEROS = 50_000  # above this, CP-SAT presolves lightly (no probing)
+
+
+def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bool,
+            n_nonzeros: int = 0) -> Any:
     from ortools.math_opt import parameters_pb2
 
     params = parameters_pb2.SolveParametersProto(random_seed=int(options.seed) % (2 ** 31))
@@ -119,6 +123,11 @@ def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bo
             # one worker: give it the full LP relaxation (the strong linking rows), which
             # the portfolio of several workers would otherwise provide
             params.cp_sat.linearization_level = 2
+        if n_nonzeros > CPSAT_LIGHT_PRESOLVE_NONZEROS:
+            # on a sale-day batch of thousands of orders the full presolve (probing, clique
+            # merging) can take the whole budget before the first solution
+            params.cp_sat.cp_model_probing_level = 0
+            params.cp_sat.max_presolve_iterations = 1
     elif solver == GSCIP:
         params.threads = 1  # SCIP is single-threaded
     for key, value in options.extra.get("ortools_params", {}).items():
@@ -146,7 +155,7 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     if limit is not None and limit <= 0.0:
         return EngineAnswer(NO_SOLUTION, build_seconds=build,
                             stats={"engine_note": "no time left after building the model"})
-    params = _params(solver, limit, options, relax)
+    params = _params(solver, limit, options, relax, model.n_nonzeros)
     solver_type = getattr(parameters_pb2, f"SOLVER_TYPE_{solver}")
     t1 = time.perf_counter()
     res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params, mparams,
