@@ -71,6 +71,18 @@ def engine_time_limit(seconds: float | None, started: float) -> float | None:
     return max(0.0, seconds - spent - min(0.05, 0.02 * seconds))
 
 
+def strengthen_bound(model: MipModel, bound: float | None) -> float | None:
+    """A proven lower bound made as tight as the model allows for free: never below zero
+    when no cost is negative, rounded up when every plan costs a whole number (GAP)."""
+    if bound is None or not math.isfinite(bound):
+        return None
+    if model.nonnegative_objective:
+        bound = max(bound, 0.0)
+    if model.integral_objective:
+        bound = float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
+    return bound
+
+
 def too_little_time(seconds: float | None, model: MipModel, seconds_per_nonzero: float
                     ) -> EngineAnswer | None:
     """An answer without solving when handing the model over alone would take longer than
@@ -159,12 +171,7 @@ def solve_mip(name: str, problem: Problem, options: SolveOptions, engine: Engine
             stats["engine_solution_discarded"] = "; ".join(bad) or "must-fill line unfilled"
             x, obj = None, None
 
-    bound = ans.bound if ans.bound is not None and math.isfinite(ans.bound) else None
-    if bound is not None and model.nonnegative_objective:
-        bound = max(bound, 0.0)  # no plan costs less than nothing
-    if bound is not None and model.integral_objective:
-        # every plan costs a whole number: the optimum is at least the bound rounded up
-        bound = float(math.ceil(bound - 1e-6 * max(1.0, abs(bound))))
+    bound = strengthen_bound(model, ans.bound)
     if ans.status == INFEASIBLE and inc_x is None and x is None:
         return SolverResult(name, Status.INFEASIBLE, None, None, None, build_seconds,
                             ans.solve_seconds, stats)

@@ -33,6 +33,7 @@ from router.solvers.mip_driver import (
     EngineAnswer,
     engine_time_limit,
     solve_mip,
+    strengthen_bound,
     too_little_time,
 )
 from router.solvers.mip_model import MipModel, build_model, must_fill_without_source
@@ -238,7 +239,8 @@ solve_ortools_cpsat = register(
 
 def lp_bound(problem: Problem, time_limit: float | None = None,
              model: MipModel | None = None) -> tuple[float | None, str, dict[str, Any]]:
-    """Proven lower bound from the LP relaxation of the MIP model (HiGHS).
+    """Proven lower bound from the LP relaxation of the MIP model (HiGHS), rounded up where
+    every plan costs a whole number.
 
     Returns ``(bound, status, stats)``: status ``"optimal"`` with the LP optimum,
     ``"infeasible"`` (then the batch itself is infeasible; bound None), or ``"no_solution"``
@@ -257,9 +259,8 @@ def lp_bound(problem: Problem, time_limit: float | None = None,
              "solve_seconds": ans.solve_seconds, "model": model.size()}
     if ans.status == INFEASIBLE:
         return None, INFEASIBLE, stats
-    if ans.status == OPTIMAL:
-        return ans.bound, OPTIMAL, stats
-    return ans.bound, NO_SOLUTION, stats
+    bound = strengthen_bound(model, ans.bound)
+    return bound, OPTIMAL if ans.status == OPTIMAL else NO_SOLUTION, stats
 
 
 @register("lp-bound", "LP relaxation of the MIP model (HiGHS): a proven lower bound and no "
