@@ -163,10 +163,10 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 3. an exact MIP, warm-started, where the batch is small for the time left
     left = deadline.remaining()
-    backend = _mip_backend()
     small = (p.n_line_arcs <= min(MIP_LINE_ARCS_PER_SECOND * left, MIP_LINE_ARCS_MAX) if timed
              else p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)
-    if not inc.proven() and backend is not None and left > 0.05 and small:
+    backend = _mip_backend() if small and left > 0.05 and not inc.proven() else None
+    if backend is not None:
         try:
             r = get(backend).func(p, SolveOptions(time_limit=MIP_SHARE * left if timed else MIP_UNTIMED_SECONDS,
                                                   seed=options.seed, mip_gap=options.mip_gap,
