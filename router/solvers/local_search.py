@@ -7,7 +7,9 @@ another node or merges its packages where that pays; re-routing orders that shar
 a SKU together swaps stock and capacity between them. The orders of a move are drawn
 (seeded) in turn: at random; around one node (orders it serves and orders that could use it,
 so congested nodes are re-shared); among orders with unfilled units or split shipments; and
-short lines with the orders that hold the stock they could use (so stock changes hands).
+short lines with the orders that hold the stock they could use (so stock changes hands); and
+orders short of a line with every package slot used, re-routed as a set cover (the node
+shipping most of their lines first) so that fewer packages carry more lines.
 Before the first move and every ``FLOW_EVERY`` moves, all single-unit orders are re-routed
 at once, optimally given the others, by min-cost flow (:mod:`router.solvers.flow`).
 
@@ -26,11 +28,12 @@ from router.solvers.base import Deadline
 from router.solvers.core import Prices, State, insert_orders, order_costs, true_prices
 
 K_MAX = 300  # most orders re-routed by one move
+K_DIV = 50  # a move re-routes about n_orders / K_DIV orders (within 4..K_MAX)
 FLOW_EVERY = 200  # moves between two min-cost-flow re-routings of single-unit orders
 CHUNK: float | None = None  # bids accepted per round in a move (None: all that fit)
 DEFAULT_MOVES = 300  # moves when neither a deadline nor a number of moves is given
-KINDS = ("random", "node", "short-or-split", "stock")
-SCHEDULE = (3, 2, 1, 3, 2, 0)  # the kinds of move in turn (stock and short lines gain most)
+KINDS = ("random", "node", "short-or-split", "stock", "regroup")
+SCHEDULE = (3, 2, 4, 1, 3, 2, 4, 0)  # the kinds of move in turn
 MOVES_PER_ORDER = 10  # a counted budget never exceeds this many moves per order
 
 
@@ -77,7 +80,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
     tiebreak = rng.permutation(p.n_orders)
     nodes = NodeIndex(p)
     n = p.n_orders
-    k_base = int(np.clip(n // 50, 4, K_MAX))
+    k_base = int(np.clip(n // K_DIV, 4, K_MAX))
     moves = improved = 0
     gains = [0.0] * len(KINDS)
     while not deadline.expired() and (max_moves is None or moves < max_moves):
@@ -99,6 +102,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         q = st.x[e].copy()
         st.remove_orders(D)
         insert_orders(p, st, D, pr, priority="regret", tiebreak=tiebreak,
+                      mode="cover" if kind == 4 else "cost",
                       chunk=CHUNK)
         new = order_costs(p, st.x, D)
         if new < old - 1e-9:
@@ -114,6 +118,14 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
 def _draw(p: Problem, st: State, nodes: NodeIndex, rng: np.random.Generator, kind: int,
           k: int) -> np.ndarray:
     n = p.n_orders
+    if kind == 4:
+        # orders short of a line with every package slot used: regroup their lines
+        short = np.bincount(p.line_order, weights=(st.line_need > 0) & (np.diff(p.line_e_ptr) > 0),
+                            minlength=n) > 0
+        cand = np.flatnonzero(short & (st.order_npk >= p.order_max_packages))
+        if len(cand):
+            return np.unique(rng.choice(cand, size=min(k, len(cand)), replace=False))
+        kind = 2
     if kind == 3:
         # stock competitors: short lines and the orders holding the stock they could use
         short_lines = np.flatnonzero((st.line_need > 0) & (np.diff(p.line_e_ptr) > 0))
