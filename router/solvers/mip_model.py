@@ -374,6 +374,8 @@ def write_lp(model: MipModel, problem: Problem, path: str | Path) -> None:
     rn = row_names(model, problem)
     out: list[str] = [f"\\ router model of {problem.name}: {problem.summary()}", "Minimize"]
     terms = [f"{_signed(c)} {cn[j]}" for j, c in enumerate(model.obj.tolist()) if c != 0.0]
+    if not terms and model.n_cols:
+        terms = [f"0 {cn[0]}"]  # every cost is zero: readers want at least one term
     out.extend(_wrap(" obj:", terms))
     out.append("Subject To")
     ptr = model.row_ptr().tolist()
