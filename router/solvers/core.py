@@ -508,7 +508,7 @@ def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
         acc = accept_bids(p, st, b, limit)
         ao = np.setdiff1d(ao, b.silent, assume_unique=True)
         if len(acc) == 0:
-            # nothing fitted together: insert the first bidder alone, exactly, and retire it
+            # nothing fitted together: route the first bidder alone (sequential rule), retire it
             fallback += 1
             insert_sequential(p, st, b.bidders[:1], pr)
             ao = ao[ao != b.bidders[0]]
