@@ -135,7 +135,7 @@ def cmd_auto(args: argparse.Namespace) -> dict[str, Any]:
         if ref.get("lower_bound"):
             out["gap_to_bound_pct"] = round(100 * (r.objective / ref["lower_bound"] - 1), 3)
     print(json.dumps(out, indent=1))
-    _save(f"auto_{args.preset}_{args.seconds:g}s.json", out)
+    _save(f"auto_{args.preset}-{args.seed}_{args.seconds:g}s.json", out)
     return out
 
 
