@@ -32,6 +32,7 @@ from router.solvers.mip_driver import (
     OPTIMAL,
     EngineAnswer,
     engine_time_limit,
+    heavy_presolve,
     solve_mip,
     strengthen_bound,
     too_little_time,
@@ -131,6 +132,8 @@ def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bo
             params.cp_sat.max_presolve_iterations = 1
     elif solver == GSCIP:
         params.threads = 1  # SCIP is single-threaded
+    elif solver == HIGHS and not lp and heavy_presolve(n_nonzeros, time_limit):
+        params.presolve = parameters_pb2.EMPHASIS_OFF
     for key, value in options.extra.get("ortools_params", {}).items():
         setattr(params, key, value)
     return params
@@ -159,9 +162,16 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     params = _params(solver, limit, options, relax, model.n_nonzeros)
     solver_type = getattr(parameters_pb2, f"SOLVER_TYPE_{solver}")
     t1 = time.perf_counter()
-    res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params, mparams,
-                     None, _callback_registration(), None, None)
+    interrupter, timer = _watchdog(limit)
+    try:
+        res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params,
+                         mparams, None, _callback_registration(), None,
+                         None if interrupter is None else interrupter.pybind_interrupter)
+    finally:
+        if timer is not None:
+            timer.cancel()
     solve = time.perf_counter() - t1
+    interrupted = interrupter is not None and interrupter.interrupted
 
     reason = res.termination.reason
     bounds = res.termination.objective_bounds
@@ -192,6 +202,8 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
         "engine_detail": res.termination.detail,
         "engine_limit": result_pb2.LimitProto.Name(res.termination.limit),
     }
+    if interrupted:
+        stats["engine_note"] = "interrupted past the time limit"
     if res.solve_stats.node_count:
         stats["nodes"] = int(res.solve_stats.node_count)
     if res.solve_stats.simplex_iterations:
@@ -199,6 +211,23 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     if relax:
         values = None  # an LP solution is not a plan
     return EngineAnswer(status, values, dual, build, solve, stats)
+
+
+def _watchdog(limit: float | None) -> tuple[Any, Any]:
+    """An interrupter that fires shortly after the engine's time limit: some engines look at
+    their clock only between phases (HiGHS presolve of a large model), an interrupt is
+    honoured sooner."""
+    if limit is None:
+        return None, None
+    import threading
+
+    from ortools.util.python import solve_interrupter
+
+    interrupter = solve_interrupter.SolveInterrupter()
+    timer = threading.Timer(limit + min(1.0, max(0.1, 0.05 * limit)), interrupter.interrupt)
+    timer.daemon = True
+    timer.start()
+    return interrupter, timer
 
 
 def _callback_registration() -> Any:
