@@ -162,7 +162,8 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     params = _params(solver, limit, options, relax, model.n_nonzeros)
     solver_type = getattr(parameters_pb2, f"SOLVER_TYPE_{solver}")
     t1 = time.perf_counter()
-    interrupter, timer = _watchdog(limit)
+    # (SCIP through MathOpt reports an error on stderr when given an interrupter: not used)
+    interrupter, timer = _watchdog(None if solver == GSCIP else limit)
     try:
         res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params,
                          mparams, None, _callback_registration(), None,
