@@ -7,7 +7,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.report import Cell, Context, _group_rank, aggregate
+from benchmarks.report import (
+    Cell,
+    Context,
+    _group_rank,
+    aggregate,
+    as_good_as_rules,
+    rule_cells,
+    rule_limits,
+)
 from benchmarks.suites import RULE_BASELINES, solver_rank
 
 _MARKERS = "osD^v<>pPX*h"
@@ -112,7 +120,8 @@ def _front(pts: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def throughput(ctx: Context, path: Path, suite: str = "saleday") -> bool:
     """Orders per second against batch size, per solver, at each solver's smallest budget
-    that gave verified plans on every instance of the batch size."""
+    whose verified plans cost no more than the best rule baseline's (the rules themselves at
+    their best budget), so that a plan cut short by a tiny budget does not count as fast."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,11 +137,17 @@ def throughput(ctx: Context, path: Path, suite: str = "saleday") -> bool:
     for s, _k in solvers:
         xs, ys = [], []
         for g in sorted({c.group for c in cells}, key=_group_rank):
-            mine = [c for c in cells if c.solver == s and c.group == g]
+            in_group = [c for c in cells if c.group == g]
+            limit = rule_limits(in_group)
+            mine = [c for c in in_group if c.solver == s]
+            if s in RULE_BASELINES:
+                best = rule_cells(in_group, s)
+                mine = best if len(best) == len({c.instance for c in mine}) else []
             for b in sorted({c.budget for c in mine}):
                 at = [c for c in mine if c.budget == b]
                 agg = aggregate(at)
-                if agg.ok == agg.n and agg.orders_per_s:
+                if (agg.ok == agg.n and agg.orders_per_s
+                        and (s in RULE_BASELINES or as_good_as_rules(at, limit))):
                     xs.append(statistics_mean([c.n_orders or 0 for c in at]))
                     ys.append(agg.orders_per_s)
                     break
@@ -148,7 +163,7 @@ def throughput(ctx: Context, path: Path, suite: str = "saleday") -> bool:
     _log_axis(ax.xaxis)
     _log_axis(ax.yaxis)
     ax.set_xlabel("orders in the batch")
-    ax.set_ylabel("orders per second (smallest budget with verified plans)")
+    ax.set_ylabel("orders per second (smallest budget as good as the rules)")
     ax.set_title(f"Throughput ({suite})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)

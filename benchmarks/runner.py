@@ -407,9 +407,8 @@ def execute(plan: Plan, sink: Callable[[dict[str, Any]], None],
             for budget in spec.budgets:
                 k = repeats_for(budget, plan.repeats[spec.suite], s)
                 if carried is not None:
-                    for rep, old in enumerate(carried[:k] + carried[-1:] * (k - len(carried))):
-                        emit({**old, "budget": budget, "repeat": rep,
-                              "carried_from": old["budget"]})
+                    for old in carried:  # every repeat, so that the statistics agree
+                        emit({**old, "budget": budget, "carried_from": old["budget"]})
                     done += k
                     elapsed = time.perf_counter() - t_start
                     _say(progress, f"[{done:>5}/{total} {_mmss(elapsed)}] {spec.key} "
