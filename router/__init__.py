@@ -23,7 +23,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __version__ = "0.1.0"
 
 
-def solvers() -> dict[str, str]:
+def available_solvers() -> dict[str, str]:
     """Solvers usable on this machine, name -> description."""
     from router.solvers.base import registry
 
@@ -33,5 +33,5 @@ def solvers() -> dict[str, str]:
 __all__ = [
     "GapInstance", "InputError", "Instance", "Plan", "Problem", "RouterError", "SolverUnavailable",
     "Status", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
-    "parse_gap", "parse_json", "parse_yaml", "solve", "solvers", "verify",
+    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify",
 ]

@@ -143,7 +143,7 @@ def test_solvers(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     names = [line.split()[0] for line in stdout.splitlines()]
     assert "greedy" in names and "auto" in names
-    assert set(router.solvers()) <= set(names)
+    assert set(router.available_solvers()) <= set(names)
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["solve"], ["solve", "x.yaml", "--bogus"],

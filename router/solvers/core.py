@@ -491,15 +491,20 @@ def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
     """Route the short lines of ``orders`` into ``st`` by bidding rounds (module docstring).
 
     ``chunk``: accept at most this fraction of the bids per round (the regret rule recomputes
-    regrets after each few acceptances); ``None`` accepts every bid that fits."""
+    regrets after each few acceptances); ``None`` accepts every bid that fits.
+
+    Past the ``deadline`` the rounds do not stop: they accept every bid that fits (as greedy
+    does), so every order is still routed. A plan that leaves orders unrouted because the
+    clock ran out is worth nothing to the caller; one greedy pass (a few microseconds per
+    order) is the floor of every budget."""
     if tiebreak is None:
         tiebreak = np.arange(p.n_orders)
     ao = np.unique(orders)
     ao = ao[p.order_arc_ptr[ao + 1] > p.order_arc_ptr[ao]]
     rounds = fallback = 0
     while len(ao) and rounds < max_rounds:
-        if deadline is not None and deadline.expired():
-            break
+        if chunk is not None and deadline is not None and deadline.expired():
+            chunk = None
         rounds += 1
         b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
         if b.n_orders == 0:
