@@ -84,9 +84,10 @@ def references(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str], Refer
         ref = Reference()
         plans = [(r["objective"], r["solver"]) for r in rs
                  if r.get("outcome") == "ok" and r.get("objective") is not None]
+        known_by = "published" if key[0] != "saleday" else "reference run"
         known_up = rs[0].get("known_upper")
         if known_up is not None:  # first, so that a tie names the published plan
-            plans.insert(0, (float(known_up), "published"))
+            plans.insert(0, (float(known_up), known_by))
         if plans:
             ref.best_plan, ref.best_plan_by = min(plans, key=lambda p: p[0])
         bounds = [(r["lower_bound"], r["solver"]) for r in rs
@@ -94,7 +95,7 @@ def references(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str], Refer
                   and not r.get("carried_from")]
         known_lo = rs[0].get("known_lower")
         if known_lo is not None:
-            bounds.append((float(known_lo), "published"))
+            bounds.append((float(known_lo), known_by))
         good = []
         for b, who in bounds:
             if ref.best_plan is not None and b > ref.best_plan + TOL * max(1.0, abs(b)):

@@ -16,6 +16,7 @@ Suites:
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -140,9 +141,25 @@ def hand_instances(suite: str = "smoke") -> list[InstanceSpec]:
             for name, opt in HAND_OPTIMA.items() if (HAND_DIR / f"{name}.yaml").exists()]
 
 
+REFERENCE = Path(__file__).resolve().parent / "results" / "best_known.json"
+"""Best verified plan and best proven bound per generated batch (``preset-seed``), from long
+reference runs: ``python -m benchmarks.heuristics_speed reference --preset P --seed N``."""
+
+
+def preset_references(path: Path = REFERENCE) -> dict[str, dict[str, Any]]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def preset_instances(suite: str, presets: Sequence[str], seeds: Sequence[int]
                      ) -> list[InstanceSpec]:
+    refs = preset_references()
+
+    def known(p: str, seed: int, field: str) -> float | None:
+        v = refs.get(f"{p}-{seed}", {}).get(field)
+        return None if v is None else float(v)
+
     return [InstanceSpec(suite, f"{p}-s{seed}", p, f"preset:{p}:{seed}",
+                         known(p, seed, "lower_bound"), known(p, seed, "objective"),
                          size_hint=PRESET_ORDERS.get(p, 0))
             for p in presets for seed in seeds]
 
