@@ -74,10 +74,7 @@ class Problem:
     compile_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, np.ndarray):
-                v.setflags(write=False)
+        freeze_arrays(self)
 
     @property
     def n_orders(self) -> int:
@@ -114,6 +111,14 @@ class Problem:
     def summary(self) -> str:
         return (f"{self.name}: {self.n_orders} orders, {self.n_lines} lines, {self.n_nodes} nodes, "
                 f"{self.n_arcs} arcs, {self.n_line_arcs} line-arcs")
+
+
+def freeze_arrays(obj: object) -> None:
+    """Make every numpy array field of a dataclass instance read-only."""
+    for f in fields(obj):  # type: ignore[arg-type]
+        v = getattr(obj, f.name)
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
 
 
 def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray,

@@ -125,6 +125,17 @@ class _Checker:
             return minimum
         return v
 
+    def first_id(self, ident: str, seen: dict[str, int], i: int, path: str, what: str,
+                 collection: str) -> bool:
+        """Record ``ident`` of ``collection[i]``; False (and a problem) if it stands earlier
+        in the collection already."""
+        if ident in seen:
+            self.add(f"{path}.id", f"duplicate {what} id {ident!r} "
+                                   f"(first at {collection}[{seen[ident]}])")
+            return False
+        seen[ident] = i
+        return True
+
     def boolean(self, v: Any, path: str) -> bool:
         if isinstance(v, bool):
             return v
@@ -233,12 +244,8 @@ def _skus(c: _Checker, v: Any) -> tuple[Sku, ...]:
         w = c.number(wv, f"{p}.weight_kg") if wv is not _MISSING else 0.0
         ev = _opt(m, "store_eligible")
         elig = True if ev is _MISSING else c.boolean(ev, f"{p}.store_eligible")
-        if sid is None:
+        if sid is None or not c.first_id(sid, seen, i, p, "SKU", "skus"):
             continue
-        if sid in seen:
-            c.add(f"{p}.id", f"duplicate SKU id {sid!r} (first at skus[{seen[sid]}])")
-            continue
-        seen[sid] = i
         out.append(Sku(sid, w, elig))
     return tuple(out)
 
@@ -298,12 +305,8 @@ def _nodes(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Node, ...]:
                         c.add(ip, f"unknown SKU {sku!r}")
                         continue
                     inventory[sku] = c.integer(q, ip)
-        if nid is None:
+        if nid is None or not c.first_id(nid, seen, i, p, "node", "nodes"):
             continue
-        if nid in seen:
-            c.add(f"{p}.id", f"duplicate node id {nid!r} (first at nodes[{seen[nid]}])")
-            continue
-        seen[nid] = i
         out.append(Node(id=nid, kind=kind, lat=lat, lon=lon,  # type: ignore[arg-type]
                         handling_per_unit=hpu, handling_per_package=hpp, max_packages=maxp,
                         max_units=maxu, safety_stock=ss, inventory=MappingProxyType(inventory),
@@ -427,12 +430,8 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
                 qty = c.integer(qv, f"{lp}.qty", 1) if qv is not _MISSING else 1
                 if sku is not None:
                     merged[sku] = merged.get(sku, 0) + qty
-        if oid is None:
+        if oid is None or not c.first_id(oid, seen, i, p, "order", "orders"):
             continue
-        if oid in seen:
-            c.add(f"{p}.id", f"duplicate order id {oid!r} (first at orders[{seen[oid]}])")
-            continue
-        seen[oid] = i
         out.append(Order(id=oid, lat=lat, lon=lon, service=service,  # type: ignore[arg-type]
                          max_packages=maxp, unfilled_penalty=pen,
                          lines=tuple(Line(s, q) for s, q in merged.items())))

@@ -37,12 +37,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from router.compile import Problem
+from router.compile import Problem, freeze_arrays
 
 ROW_KINDS = ("fill", "link", "carry", "stock", "pkg", "cap", "opkg")
 
@@ -75,10 +75,7 @@ class MipModel:
     build_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, np.ndarray):
-                v.setflags(write=False)
+        freeze_arrays(self)
 
     @property
     def n_nonzeros(self) -> int:
