@@ -16,8 +16,8 @@ from router.compile import compile_problem
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
 from router.solvers.base import Deadline, SolveOptions, Status, get
-from router.solvers.lagrangian import Relaxation, subgradient
-from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, gap_path
+from router.solvers.lagrangian import Relaxation, subgradient, transport_prices
+from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, ROOT, gap_path
 from tests.strategies import instances
 
 HEURISTICS = ["greedy", "regret", "nearest", "fewest-splits", "lagrangian", "auto"]
@@ -91,6 +91,31 @@ def test_lagrangian_bound_below_optimum(inst: router.Instance) -> None:
     assert out.lower_bound <= opt.objective + 1e-6 * max(1.0, abs(opt.objective))
     r = _run("lagrangian", p)
     assert r.lower_bound is None or r.lower_bound <= opt.objective + 1e-6
+
+
+M_OPTIMUM, M_LP_BOUND = 107_254.54, 107_232.25  # instances/m.yaml: MIP optimum, LP relaxation
+
+
+def test_transport_prices_start_on_m() -> None:
+    """On the sale-day batch ``m`` (mostly penalties of scarce SKUs) the stock prices from the
+    transportation LP lift the bound at once from the zero-price bound to within 15% of the LP
+    bound, and the bound stays below the optimum; the untimed run keeps it."""
+    p = compile_problem(router.load(ROOT / "instances" / "m.yaml"))
+    rel = Relaxation(p)
+    u = transport_prices(p, rel, None)
+    assert u is not None and np.all(u >= 0) and np.all(u[~rel.bind_pool] == 0)
+    m = rel.zero()
+    cold, _ = rel.evaluate(m)
+    m.pool = u
+    warm, _ = rel.evaluate(m)
+    assert cold < 0.7 * M_LP_BOUND
+    assert 0.85 * M_LP_BOUND <= warm <= M_OPTIMUM
+    out = subgradient(p, None, Deadline(None), primal_every=10**9)
+    assert 0.85 * M_LP_BOUND <= out.lower_bound <= M_OPTIMUM
+    first = subgradient(p, None, Deadline(None), max_iter=1, primal_every=10**9)
+    assert first.lower_bound >= 0.85 * M_LP_BOUND
+    assert subgradient(p, None, Deadline(None), max_iter=1, primal_every=10**9,
+                       warm=False).lower_bound < 0.7 * M_LP_BOUND
 
 
 @pytest.mark.parametrize("time_limit", [0.0, 1e-4, 0.01])

@@ -6,7 +6,9 @@ Stages, each within what is left of the budget:
    on an assignment batch (GAP) its repair completes it.
 2. Lagrangian subgradient (:mod:`router.solvers.lagrangian`), 15% of the budget on
    assignment batches, 5% on routing batches: a proven lower bound and plans suggested by
-   the prices.
+   the prices. On routing batches the stock prices start from the duals of the
+   transportation LP (up to ``TRANSPORT_SHARE`` more of the budget; it stops early when
+   solved).
 3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
    seconds left, and at most ``MIP_LINE_ARCS_MAX``), an exact MIP backend (the first
    available of ``MIP_BACKENDS``) warm-started from the incumbent, for up to half of what
@@ -59,6 +61,7 @@ MIP_LINE_ARCS_PER_SECOND = 5_000
 MIP_LINE_ARCS_MAX = 30_000  # beyond this the model build alone can outrun a budget
 LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair well
 LAGRANGIAN_SHARE_ROUTING = 0.05  # routing: mostly for the bound; local search gains more
+TRANSPORT_SHARE = 0.15  # routing: at most this for the starting stock prices (an LP)
 MIP_SHARE = 0.5
 LP_LINE_ARCS_PER_SECOND = 20_000
 LP_SHARE = 0.3
@@ -147,10 +150,14 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     # 2. Lagrangian bound and priced plans
     if not deadline.expired() and p.n_orders:
         frac = LAGRANGIAN_SHARE if assign.is_assignment(p) else LAGRANGIAN_SHARE_ROUTING
+        warm = None
+        if not assign.is_assignment(p) and options.time_limit is not None:
+            warm = TRANSPORT_SHARE * options.time_limit
+            frac += TRANSPORT_SHARE
         share = Deadline(min(deadline.remaining(), frac * options.time_limit)
                          if options.time_limit is not None else None)
         out = subgradient(p, inc.x, share, options.seed, primal_every=25,
-                          max_iter=None if timed else DEFAULT_ITERATIONS)
+                          max_iter=None if timed else DEFAULT_ITERATIONS, warm_seconds=warm)
         stages.append("lagrangian")
         stats.update({"lagrangian_" + k: v for k, v in out.stats.items()})
         if out.lower_bound == math.inf:

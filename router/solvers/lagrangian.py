@@ -19,7 +19,21 @@ never above the line's penalty. For any prices ``u, v, w >= 0``
 is a lower bound on the optimum (for GAP files it is the classic capacity relaxation, and it
 is rounded up where every cost is an integer). The shares start even (``1 / L_a``, exact
 for an order shipped complete from one node) and move towards the line-arcs the relaxed
-solution uses (exponentiated gradient). Prices are raised by projected subgradient steps
+solution uses (exponentiated gradient).
+
+Start. On routing batches the stock prices start from the duals of the transportation LP
+(:func:`transport_prices`): columns ``x_e`` (``0..ub_e``) at the zero-price rates above
+(even shares), an unfilled column per line at its penalty (none for must-fill lines),
+``sum_e x_e + unfilled_l = qty_l`` per line and ``sum_e x_e <= qty_p`` per binding pool,
+over the lines that can draw on a binding pool only; HiGHS solves it (a fraction of the
+budget at most; it splits by SKU and is far smaller than the MIP's LP). By LP duality the
+bound at those prices (``v = w = 0``, even shares) equals the LP's optimum; any prices
+``u >= 0`` give a valid bound, so a dual solution cut short by the clock is safe too. On
+batches whose demand of scarce SKUs exceeds the stock, most of the cost is unfilled-unit
+penalties that the stock prices must reach; from zero the subgradient gets there only
+slowly over thousands of pools. Assignment batches (GAP: unlimited pools) start from zero.
+
+Steps. Prices are raised by projected subgradient steps
 (Polyak step towards the best plan known, halved when the bound stalls); only limits that
 can bind (total possible demand above the limit) get a price. Order package limits are
 dropped, so on routing batches the bound is well below the LP relaxation's; ``auto`` adds
@@ -58,6 +72,8 @@ from router.solvers.greedy import greedy_solution
 DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
 DEFAULT_MOVES = 300  # local-search moves without a time limit
 SHARE_STEP = 2.0  # exponentiated-gradient step of the fixed-cost shares (times the step)
+TRANSPORT_SHARE = 0.5  # of the subgradient's time for the starting stock prices at most
+WARM_STEP = 2.0  # first step factor from the transportation prices
 STALL = 8  # steps without a better bound before the step is halved (prices reset)
 
 
@@ -193,6 +209,78 @@ class Relaxation:
         return lb
 
 
+def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> np.ndarray | None:
+    """Starting stock prices: the pool-row duals of the transportation relaxation.
+
+    The LP over the lines that can draw on a binding pool: a column ``x_e`` (``0..ub_e``) per
+    line-arc at the relaxation's rate at zero prices and even shares, an unfilled column
+    (``0..qty``) at the penalty per line (none for must-fill lines), a row ``sum x_e +
+    unfilled = qty`` per line and ``sum x_e <= qty_p`` per binding pool. Its pool duals
+    ``u_p >= 0`` make the bound of the relaxation equal the LP's optimum. Solved by HiGHS
+    within ``time_limit``; ``None`` when there is nothing to price, HiGHS is missing, or it
+    gives no dual solution in time. Any ``u >= 0`` gives a valid bound, so the duals need
+    not be optimal.
+    """
+    if not rel.bind_pool.any() or p.n_line_arcs == 0:
+        return None
+    try:
+        import highspy
+    except ImportError:
+        return None
+    from router.compile import expand_ranges
+    from router.solvers.pulp_mip import _stdout_to_stderr
+
+    ptr = p.line_e_ptr
+    lines = np.unique(p.e_line[rel.bind_pool[p.e_pool]])
+    cnt = ptr[lines + 1] - ptr[lines]
+    E = expand_ranges(ptr[lines], cnt)
+    n_l, n_e = len(lines), len(E)
+    pools = np.flatnonzero(rel.bind_pool)
+    prow = np.full(len(p.pool_qty), -1, dtype=np.int64)
+    prow[pools] = n_l + np.arange(len(pools))
+    rate = p.e_unit_cost[E] + p.arc_cost[p.e_arc[E]] * rel.even[E] * rel.inv_ub[E]
+    pen = p.line_penalty[lines]
+    soft = np.flatnonzero(np.isfinite(pen))
+    qty = p.line_qty[lines].astype(np.float64)
+    # columns: x_e (line row, then its pool row if binding), then unfilled (line row)
+    er = prow[p.e_pool[E]]
+    two = er >= 0
+    per_col = np.concatenate((1 + two.astype(np.int64), np.ones(len(soft), dtype=np.int64)))
+    start = np.concatenate(([0], np.cumsum(per_col)))
+    index = np.empty(int(start[-1]), dtype=np.int64)
+    xs = start[:n_e]
+    index[xs] = np.repeat(np.arange(n_l), cnt)
+    index[xs[two] + 1] = er[two]
+    index[start[n_e:-1]] = soft
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_e + len(soft)
+    lp.num_row_ = n_l + len(pools)
+    lp.col_cost_ = np.concatenate((rate, pen[soft]))
+    lp.col_lower_ = np.zeros(lp.num_col_)
+    lp.col_upper_ = np.concatenate((p.e_ub[E].astype(np.float64), qty[soft]))
+    lp.row_lower_ = np.concatenate((qty, np.full(len(pools), -inf)))
+    lp.row_upper_ = np.concatenate((qty, p.pool_qty[pools].astype(np.float64)))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = start.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = np.ones(len(index))
+    with _stdout_to_stderr():
+        h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(0.001, float(time_limit)))
+    h.passModel(lp)
+    h.run()
+    if h.getInfo().dual_solution_status != 2:  # kSolutionStatusFeasible
+        return None
+    dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)[n_l:]
+    u = np.zeros(len(p.pool_qty))
+    u[pools] = np.maximum(0.0, -dual)  # HiGHS: a binding <= row of a minimum has dual <= 0
+    return u
+
+
 def primal(p: Problem, rel: Relaxation, m: Multipliers, seed: int,
            deadline: Deadline | None) -> np.ndarray | None:
     """A feasible plan suggested by the prices ``m``."""
@@ -219,14 +307,29 @@ class LagrangianOutcome:
 
 
 def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int = 0,
-                max_iter: int | None = None, primal_every: int = 10) -> LagrangianOutcome:
-    """Projected subgradient ascent on the bound, with priced plans along the way."""
+                max_iter: int | None = None, primal_every: int = 10,
+                warm: bool = True, warm_seconds: float | None = None) -> LagrangianOutcome:
+    """Projected subgradient ascent on the bound, with priced plans along the way
+    (``warm``: stock prices start from :func:`transport_prices` on routing batches, within
+    ``warm_seconds``, by default ``TRANSPORT_SHARE`` of the deadline)."""
     rel = Relaxation(p)
     best_x = x0
     ub = objective(p, x0) if x0 is not None else math.inf
     m = rel.zero()
-    best_lb, best_m = -math.inf, m.copy()
     lam, stall, it, primals = 2.0, 0, 0, 0
+    stats: dict[str, Any] = {}
+    if warm and not assign.is_assignment(p) and not deadline.expired():
+        t0 = time.perf_counter()
+        left = deadline.remaining()
+        cap = None if math.isinf(left) else TRANSPORT_SHARE * left
+        if warm_seconds is not None:
+            cap = min(warm_seconds, left)
+        u = transport_prices(p, rel, cap)
+        stats["transport_seconds"] = round(time.perf_counter() - t0, 4)
+        if u is not None:
+            m.pool = u
+            lam = WARM_STEP
+    best_lb, best_m = -math.inf, m.copy()
     limit = max_iter if max_iter is not None else (
         DEFAULT_ITERATIONS if deadline.limit is None else 10**9)
     while it < limit and not deadline.expired():
@@ -262,7 +365,7 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
         rel.reshare(m, g.share, SHARE_STEP * lam)
     lb_safe = rel.safe(best_lb) if best_lb > -math.inf else -math.inf
     return LagrangianOutcome(best_x, ub, lb_safe, best_m,
-                             {"iterations": it, "primal_plans": primals, "step": lam})
+                             {"iterations": it, "primal_plans": primals, "step": lam, **stats})
 
 
 @register("lagrangian", "Lagrangian prices on stock and capacity (subgradient): a proven "
