@@ -10,7 +10,7 @@ Stages, each within what is left of the budget:
    transportation LP (up to ``TRANSPORT_SHARE`` more of the budget; it stops early when
    solved).
 3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
-   seconds left, and at most ``MIP_LINE_ARCS_MAX``), an exact MIP backend (the first
+   seconds left, and at most ``MIP_LINE_ARCS_MAX``; always up to ``MIP_LINE_ARCS_TINY``), an exact MIP backend (the first
    available of ``MIP_BACKENDS``) warm-started from the incumbent, for up to half of what
    is left; its bound counts too.
    Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
@@ -59,10 +59,14 @@ log = logging.getLogger(__name__)
 MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc")
 MIP_LINE_ARCS_PER_SECOND = 5_000
 MIP_LINE_ARCS_MAX = 30_000  # beyond this the model build alone can outrun a budget
+# models this small are often proven optimal in a tenth of a second: always worth trying
+# (a MIP cut short by the clock still returns the incumbent it was warm-started with)
+MIP_LINE_ARCS_TINY = 3_000
 LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair well
 LAGRANGIAN_SHARE_ROUTING = 0.05  # routing: mostly for the bound; local search gains more
 TRANSPORT_SHARE = 0.15  # routing: at most this for the starting stock prices (an LP)
 MIP_SHARE = 0.5
+MIP_SHARE_TINY = 0.8  # tiny models: the MIP is the stage most likely to prove the optimum
 LP_LINE_ARCS_PER_SECOND = 20_000
 LP_SHARE = 0.3
 
@@ -170,12 +174,14 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 3. an exact MIP, warm-started, where the batch is small for the time left
     left = deadline.remaining()
-    small = (p.n_line_arcs <= min(MIP_LINE_ARCS_PER_SECOND * left, MIP_LINE_ARCS_MAX) if timed
+    small = (p.n_line_arcs <= max(min(MIP_LINE_ARCS_PER_SECOND * left, MIP_LINE_ARCS_MAX),
+                                  MIP_LINE_ARCS_TINY) if timed
              else p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)
     backend = _mip_backend() if small and left > 0.05 and not inc.proven() else None
     if backend is not None:
         try:
-            r = get(backend).func(p, SolveOptions(time_limit=MIP_SHARE * left if timed else MIP_UNTIMED_SECONDS,
+            mip_share = MIP_SHARE_TINY if p.n_line_arcs <= MIP_LINE_ARCS_TINY else MIP_SHARE
+            r = get(backend).func(p, SolveOptions(time_limit=mip_share * left if timed else MIP_UNTIMED_SECONDS,
                                                   seed=options.seed, mip_gap=options.mip_gap,
                                                   threads=options.threads, warm_start=inc.x))
             stages.append(backend)
