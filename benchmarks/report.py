@@ -435,7 +435,8 @@ def _header(meta: dict[str, Any], ctx: Context) -> list[str]:
         out += [f"- Hard kill at {s.get('grace_factor', '?')} × budget + {s.get('grace', '?')} s "
                 "(recorded as TIMEOUT); a solver that stopped on its own in under "
                 f"{s.get('carry_fraction', '?')} × a budget is not rerun at larger budgets "
-                "(its result is carried, marked *).", ""]
+                "(its result is carried, marked *); a run that fell back to the incumbent is "
+                "never carried.", ""]
     out += ["Definitions: *best plan* = lowest verified cost of any run or the published "
             "optimum; *best bound* = largest proven lower bound (published or from any run); "
             "**extra** = (cost − best plan) / best plan; **gap** = (cost − best bound) / cost. "

@@ -430,12 +430,21 @@ def execute(plan: Plan, sink: Callable[[dict[str, Any]], None],
                     elapsed = time.perf_counter() - t_start
                     _say(progress, f"[{done:>5}/{total} {_mmss(elapsed)}] {spec.key} "
                                    f"{info.name} {budget:g}s #{rep + 1}: {_brief(rec)}")
-                if (s.carry and all(g["outcome"] in OK_OUTCOMES for g in group)
-                        and statistics.median(g.get("seconds") or budget for g in group)
-                        < s.carry_fraction * budget):
+                if s.carry and _stopped_on_its_own(group, budget, s.carry_fraction):
                     carried = group
         del inst
     return records
+
+
+def _stopped_on_its_own(group: list[dict[str, Any]], budget: float, fraction: float) -> bool:
+    """Would these runs give the same answer with more time? Yes when every one succeeded
+    well within ``budget`` with the solver's own answer. A plan that fell back to the
+    incumbent (the engine was not started or found nothing in the time) is not its answer at
+    a larger budget; a bound-only solver always returns the incumbent beside its bound."""
+    return (all(g["outcome"] in OK_OUTCOMES
+                and (g.get("kind") == "bound" or not g.get("fallback")) for g in group)
+            and statistics.median(g.get("seconds") or budget for g in group)
+            < fraction * budget)
 
 
 def _derive(rec: dict[str, Any]) -> None:

@@ -173,6 +173,18 @@ def test_report_references_and_failures() -> None:
     assert "| e | 1 s | gap/x | 10 | 3.00 s | 3.0 |" in text  # the budget overrun
 
 
+def test_a_fallback_plan_is_not_carried(tmp_path: Path) -> None:
+    """A MIP that had no time to start returns the incumbent: that is not its answer at a
+    larger budget, so the larger budget is run, and there the engine proves the optimum."""
+    out = tmp_path / "res"
+    assert cli.main(["--suite", "smoke", "--solvers", "pulp-highs", "--instances", "hand-store",
+                     "--budgets", "0.001,20", "--no-plots", "-o", str(out)]) == 0
+    small, large = read_jsonl(out / "raw" / "runs.jsonl")
+    assert small["fallback"] and small["seconds"] < 0.5 * 20
+    assert large.get("carried_from") is None and not large["fallback"]
+    assert large["status"] == "optimal" and large["objective"] == pytest.approx(30.5)
+
+
 def test_gap_specs_carry_published_bounds() -> None:
     specs = {s.name: s for s in gap_instances()}
     assert len(specs) == 90
