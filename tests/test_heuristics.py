@@ -10,12 +10,14 @@ import math
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import router
 from router.compile import compile_problem
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
 from router.solvers.base import Deadline, SolveOptions, Status, get
+from router.solvers.core import State
 from router.solvers.lagrangian import Relaxation, subgradient, transport_prices
 from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, ROOT, gap_path
 from tests.strategies import instances
@@ -91,6 +93,48 @@ def test_lagrangian_bound_below_optimum(inst: router.Instance) -> None:
     assert out.lower_bound <= opt.objective + 1e-6 * max(1.0, abs(opt.objective))
     r = _run("lagrangian", p)
     assert r.lower_bound is None or r.lower_bound <= opt.objective + 1e-6
+
+
+_STATE_ARRAYS = ("x", "arc_units", "pool_left", "cap_left", "node_pk_left", "order_npk",
+                 "line_need")
+
+
+@SETTINGS
+@given(inst=instances(max_nodes=4, max_orders=5), data=st.data())
+def test_state_remove_then_add_restores_every_count(inst: router.Instance,
+                                                    data: st.DataObject) -> None:
+    """Local search undoes a move by taking the orders out and putting their units back,
+    several line-arcs of one line at once where a line was split: every count of the state
+    must come back exactly (any units, feasible or not: the counts are bookkeeping)."""
+    p = compile_problem(inst)
+    x = np.array([data.draw(st.integers(0, int(u))) for u in p.e_ub], dtype=np.int64)
+    ref = State(p, x)
+    orders = np.array(sorted(data.draw(st.sets(st.integers(0, max(0, p.n_orders - 1)))
+                                       if p.n_orders else st.just(set()))), dtype=np.int64)
+    lines = np.flatnonzero(np.isin(p.line_order, orders))
+    e = np.flatnonzero(np.isin(p.e_line, lines) & (x > 0))
+    moved = State(p, x)
+    moved.remove_orders(orders)
+    assert not moved.x[e].any()
+    moved.add(e, x[e])
+    for name in _STATE_ARRAYS:
+        np.testing.assert_array_equal(getattr(moved, name), getattr(ref, name), err_msg=name)
+
+
+def test_state_add_counts_a_line_split_over_two_nodes() -> None:
+    """Two line-arcs of one line in one call: the line needs both units less."""
+    p = compile_problem(router.load(ROOT / "instances" / "s.yaml"))
+    two = np.flatnonzero((p.line_qty >= 2) & (np.diff(p.line_e_ptr) >= 2))
+    assert len(two)
+    line = int(two[0])
+    e = p.line_e_ptr[line] + np.arange(2)
+    st_ = State(p)
+    st_.add(e, np.ones(2, dtype=np.int64))
+    assert st_.line_need[line] == p.line_qty[line] - 2
+    x = np.zeros(p.n_line_arcs, dtype=np.int64)
+    x[e] = 1
+    for name in _STATE_ARRAYS:
+        np.testing.assert_array_equal(getattr(st_, name), getattr(State(p, x), name))
 
 
 M_OPTIMUM, M_LP_BOUND = 107_254.54, 107_232.25  # instances/m.yaml: MIP optimum, LP relaxation

@@ -95,14 +95,15 @@ class State:
         return s
 
     def add(self, e: np.ndarray, q: np.ndarray) -> None:
-        """Ship ``q`` more units on line-arcs ``e`` (distinct indices, one per line)."""
+        """Ship ``q`` more units on line-arcs ``e`` (distinct line-arcs; a line may have
+        several, as when a move is undone)."""
         p = self.p
         if len(e) == 0:
             return
         a = p.e_arc[e]
         opened = self.arc_units[a] == 0
         self.x[e] += q
-        self.line_need[p.e_line[e]] -= q
+        _scatter_add(self.line_need, p.e_line[e], -q)
         _scatter_add(self.arc_units, a, q)
         _scatter_add(self.pool_left, p.e_pool[e], -q)
         n = p.arc_node[a]
