@@ -5,7 +5,8 @@ Stages, each within what is left of the budget:
 1. ``greedy`` (vectorised bidding rounds, milliseconds): the first plan, always feasible;
    on an assignment batch (GAP) its repair completes it.
 2. Lagrangian subgradient (:mod:`router.solvers.lagrangian`), 15% of the budget on
-   assignment batches, 20% on routing batches: a proven lower bound and plans suggested by
+   assignment batches, 20% on routing batches (5% on tiny ones, where the MIP of stage 3
+   is the stage that proves the optimum): a proven lower bound and plans suggested by
    the prices. On routing batches the stock prices start from the duals of the
    transportation LP (up to ``TRANSPORT_SHARE`` more of the budget; it stops early when
    solved).
@@ -67,6 +68,7 @@ LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair wel
 # routing: the priced plans give local search a better start (on the 20,000-order preset at
 # 10 s, 0.4% above the best plan known with 5%, -0.1 to +0.1% with 20%)
 LAGRANGIAN_SHARE_ROUTING = 0.2
+LAGRANGIAN_SHARE_TINY = 0.05  # tiny routing models: leave the time to the MIP, which proves
 PRIMAL_EVERY = 25  # subgradient steps between priced plans
 TRANSPORT_SHARE = 0.15  # routing: at most this for the starting stock prices (an LP)
 MIP_SHARE = 0.5
@@ -160,7 +162,9 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
 
     # 2. Lagrangian bound and priced plans
     if not deadline.expired() and p.n_orders:
-        frac = LAGRANGIAN_SHARE if assign.is_assignment(p) else LAGRANGIAN_SHARE_ROUTING
+        frac = (LAGRANGIAN_SHARE if assign.is_assignment(p)
+                else LAGRANGIAN_SHARE_TINY if p.n_line_arcs <= MIP_LINE_ARCS_TINY
+                else LAGRANGIAN_SHARE_ROUTING)
         warm = None
         if not assign.is_assignment(p) and options.time_limit is not None:
             warm = TRANSPORT_SHARE * options.time_limit
