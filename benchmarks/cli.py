@@ -185,16 +185,16 @@ def run(args: argparse.Namespace, command: str) -> int:
         importlib.import_module(mod)
     sel = SolverSel(include=tuple(_split(args.solvers)) or ("*",),
                     exclude=tuple(_split(args.exclude)), kinds=tuple(_split(args.kinds)))
-    try:
-        plan = make_plan(configs(args), sel, settings_from(args, out))
-    except RuntimeError as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
     unmatched = [pat for pat in sel.include
                  if not any(fnmatch.fnmatchcase(n, pat) for n in registry())]
     if unmatched:
         print(f"bench: no solver matches {', '.join(unmatched)}; registered: "
               f"{', '.join(sorted(registry()))}", file=sys.stderr)
+        return 2
+    try:
+        plan = make_plan(configs(args), sel, settings_from(args, out))
+    except RuntimeError as e:
+        print(f"bench: {e}", file=sys.stderr)
         return 2
     print(describe_plan(plan, history(out) if args.dry_run else None),
           file=sys.stderr)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks.suites import GAP_DIR
 from router.compile import Problem, compile_problem
 from router.evaluate import violations
 from router.plan import build_plan
@@ -37,7 +38,7 @@ from router.solvers.base import SolveOptions, get
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BEST_KNOWN = RESULTS / "best_known.json"
-GAP_DIR = Path(os.environ.get("ROUTER_GAP_DIR", "/work/shared/gap"))
+
 FAST = ("greedy", "regret", "nearest", "fewest-splits")
 
 

@@ -32,7 +32,22 @@ PRESETS = ("xs", "s", "m", "l", "xl")
 RULE_BASELINES = ("nearest", "fewest-splits")
 
 REPO = Path(__file__).resolve().parent.parent
-GAP_DIR = Path(os.environ.get("ROUTER_GAP_DIR", str(REPO.parent / "shared" / "gap")))
+
+
+def find_gap_dir() -> Path:
+    """The GAP library: ``$ROUTER_GAP_DIR``, else the first ``shared/gap`` beside the checkout
+    or beside one of its parent folders (``../shared/gap`` in the project's layout); where
+    there is none, ``../shared/gap`` (absent: the GAP suites and tests are skipped)."""
+    env = os.environ.get("ROUTER_GAP_DIR")
+    if env:
+        return Path(env)
+    for base in REPO.parents:
+        if (base / "shared" / "gap" / "bounds_min.tsv").is_file():
+            return base / "shared" / "gap"
+    return REPO.parent / "shared" / "gap"
+
+
+GAP_DIR = find_gap_dir()
 HAND_DIR = REPO / "instances" / "hand"
 
 # Optima worked out by hand (instances/README.md).
@@ -212,6 +227,9 @@ def suite_instances(suite: str, cfg: SuiteConfig) -> list[InstanceSpec]:
         if generator_available():
             specs += preset_instances("smoke", ["xs"], [1])
     elif suite == "gap":
+        if not (GAP_DIR / "bounds_min.tsv").is_file():
+            raise RuntimeError(f"the gap suite needs the GAP library: no {GAP_DIR}/bounds_min.tsv "
+                               "(set ROUTER_GAP_DIR, or keep shared/gap beside the checkout)")
         specs = gap_instances("gap")
     elif suite == "saleday":
         if not generator_available():

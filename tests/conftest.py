@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.suites import find_gap_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 HAND = ROOT / "instances" / "hand"
 DATA = Path(__file__).resolve().parent / "data"
-GAP_DIR = Path(os.environ.get("ROUTER_GAP_DIR", "/work/shared/gap"))  # GAP files: skipped if absent
+GAP_DIR = find_gap_dir()  # the GAP library (../shared/gap): its tests are skipped if absent
 GAP_INSTANCES = GAP_DIR / "instances"
 
 HAND_OPTIMA = {"split": 11.0, "store": 30.5, "express": 23.0, "safety": 15.0,

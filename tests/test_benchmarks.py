@@ -28,6 +28,8 @@ from router.solvers import base
 from router.solvers.base import SolveOptions, SolverInfo, SolverResult, Status
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness forks its runs")
+needs_gap = pytest.mark.skipif(not (GAP_DIR / "bounds_min.tsv").is_file(),
+                               reason=f"the GAP library is not at {GAP_DIR}")
 
 
 def _sleepy(problem: Problem, options: SolveOptions) -> SolverResult:
@@ -102,6 +104,7 @@ def test_failures_are_recorded_not_raised(test_solvers: None) -> None:
     assert time.perf_counter() - t0 < 5.0  # not held up by the grandchild's open pipe
 
 
+@needs_gap
 def test_end_to_end_suite_report_and_csv(tmp_path: Path, test_solvers: None) -> None:
     out = tmp_path / "res"
     code = cli.main(["--suite", "smoke", "--solvers", "greedy,t-sleepy,t-overships",
@@ -185,6 +188,7 @@ def test_a_fallback_plan_is_not_carried(tmp_path: Path) -> None:
     assert large["status"] == "optimal" and large["objective"] == pytest.approx(30.5)
 
 
+@needs_gap
 def test_gap_specs_carry_published_bounds() -> None:
     specs = {s.name: s for s in gap_instances()}
     assert len(specs) == 90

@@ -180,8 +180,8 @@ def test_gap_optimum_ortools(solver: str, name: str) -> None:
 
 
 def _check_gap(solver: str, name: str) -> None:
+    inst = router.load(gap_path(name), format="gap")  # skips where the GAP library is absent
     opt = gap_optima()[name]
-    inst = router.load(gap_path(name), format="gap")
     plan = router.solve(inst, solver=solver, time_limit=120)
     assert plan.status == "optimal"
     assert plan.objective == opt  # integer costs: the default gap 1e-4 is below one unit
@@ -193,6 +193,12 @@ def _check_gap(solver: str, name: str) -> None:
 def test_infeasible_gap_is_reported_infeasible(solver: str) -> None:
     inst = router.load(INFEASIBLE_GAP, format="gap")
     plan = router.solve(inst, solver=solver, time_limit=3)
+    if solver == "pulp-cbc" and plan.status == "no_solution":
+        # CBC now and then stalls on this 6-column model until it is killed (2 runs in 30 in
+        # one process, never from the command line): the driver must then say so, and a
+        # second run must prove infeasibility
+        assert plan.stats["engine_note"] == "CBC overran the time limit and was stopped"
+        plan = router.solve(inst, solver=solver, time_limit=3)
     assert plan.status == "infeasible"
     assert not plan.has_plan and plan.objective is None
 
