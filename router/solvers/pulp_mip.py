@@ -43,6 +43,7 @@ from router.solvers.mip_driver import (
     INFEASIBLE,
     NO_SOLUTION,
     OPTIMAL,
+    Engine,
     EngineAnswer,
     heavy_presolve,
     solve_mip,
@@ -162,6 +163,20 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _engine(run: Engine, seconds_per_nonzero: float) -> Engine:
+    """``run`` behind the shared guards: not started when the time left cannot cover the
+    hand-over (``seconds_per_nonzero``) and the root LP; the garbage collector held while
+    PuLP builds its objects."""
+    def engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
+               options: SolveOptions) -> EngineAnswer:
+        skip = too_little_time(seconds, model, seconds_per_nonzero)
+        if skip is not None:
+            return skip
+        with _no_gc():
+            return run(model, start, seconds, options)
+    return engine
+
+
 def _values(cols: list[Any]) -> np.ndarray | None:
     vals = [v.varValue for v in cols]
     if any(v is None for v in vals):
@@ -176,15 +191,6 @@ _LOWER = re.compile(r"^Lower bound:\s*([-+0-9.eE]+)", re.M)
 _OBJ = re.compile(r"^Objective value:\s*([-+0-9.eE]+)", re.M)
 _RESULT = re.compile(r"^Result - (.*)$", re.M)
 _NODES = re.compile(r"^Enumerated nodes:\s*(\d+)", re.M)
-
-
-def _cbc_engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
-                options: SolveOptions) -> EngineAnswer:
-    skip = too_little_time(seconds, model, CBC_SECONDS_PER_NONZERO)
-    if skip is not None:
-        return skip
-    with _no_gc():
-        return _cbc_run(model, start, seconds, options)
 
 
 def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
@@ -336,15 +342,6 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _highs_engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
-                  options: SolveOptions) -> EngineAnswer:
-    skip = too_little_time(seconds, model, HIGHS_SECONDS_PER_NONZERO)
-    if skip is not None:
-        return skip
-    with _no_gc():
-        return _highs_run(model, start, seconds, options)
-
-
 def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                options: SolveOptions) -> EngineAnswer:
     pulp = _pulp()
@@ -475,10 +472,12 @@ def _consistent(h: Any, model: MipModel) -> bool:
 @register("pulp-cbc", "exact MIP: CBC through PuLP, warm-started from greedy", "mip",
           available=_cbc_unavailable)
 def solve_pulp_cbc(problem: Problem, options: SolveOptions) -> SolverResult:
-    return solve_mip("pulp-cbc", problem, options, _cbc_engine, "CBC via PuLP")
+    return solve_mip("pulp-cbc", problem, options,
+                     _engine(_cbc_run, CBC_SECONDS_PER_NONZERO), "CBC via PuLP")
 
 
 @register("pulp-highs", "exact MIP: HiGHS through PuLP (highspy), warm-started from greedy",
           "mip", available=_highs_unavailable)
 def solve_pulp_highs(problem: Problem, options: SolveOptions) -> SolverResult:
-    return solve_mip("pulp-highs", problem, options, _highs_engine, "HiGHS via PuLP")
+    return solve_mip("pulp-highs", problem, options,
+                     _engine(_highs_run, HIGHS_SECONDS_PER_NONZERO), "HiGHS via PuLP")
