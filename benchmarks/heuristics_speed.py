@@ -38,7 +38,6 @@ from router.solvers.base import SolveOptions, get
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BEST_KNOWN = RESULTS / "best_known.json"
-
 FAST = ("greedy", "regret", "nearest", "fewest-splits")
 
 

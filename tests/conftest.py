@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from benchmarks.suites import find_gap_dir
+from benchmarks.suites import GAP_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 HAND = ROOT / "instances" / "hand"
 DATA = Path(__file__).resolve().parent / "data"
-GAP_DIR = find_gap_dir()  # the GAP library (../shared/gap): its tests are skipped if absent
 GAP_INSTANCES = GAP_DIR / "instances"
 
 HAND_OPTIMA = {"split": 11.0, "store": 30.5, "express": 23.0, "safety": 15.0,

@@ -68,7 +68,7 @@ LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair wel
 # routing: the priced plans give local search a better start (on the 20,000-order preset at
 # 10 s, 0.4% above the best plan known with 5%, -0.1 to +0.1% with 20%)
 LAGRANGIAN_SHARE_ROUTING = 0.2
-LAGRANGIAN_SHARE_TINY = 0.05  # tiny routing models: leave the time to the MIP, which proves
+LAGRANGIAN_SHARE_TINY = 0.05  # tiny routing models: the time goes to the MIP, which proves
 PRIMAL_EVERY = 25  # subgradient steps between priced plans
 TRANSPORT_SHARE = 0.15  # routing: at most this for the starting stock prices (an LP)
 MIP_SHARE = 0.5
@@ -149,6 +149,7 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     timed = options.time_limit is not None
     deadline = Deadline(options.time_limit)
     inc = Incumbent(p, options.mip_gap)
+    tiny = p.n_line_arcs <= MIP_LINE_ARCS_TINY
     stages: list[str] = []
     stats: dict[str, Any] = {"time_limit": options.time_limit}
 
@@ -163,7 +164,7 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     # 2. Lagrangian bound and priced plans
     if not deadline.expired() and p.n_orders:
         frac = (LAGRANGIAN_SHARE if assign.is_assignment(p)
-                else LAGRANGIAN_SHARE_TINY if p.n_line_arcs <= MIP_LINE_ARCS_TINY
+                else LAGRANGIAN_SHARE_TINY if tiny
                 else LAGRANGIAN_SHARE_ROUTING)
         warm = None
         if not assign.is_assignment(p) and options.time_limit is not None:
@@ -191,7 +192,7 @@ def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
     backend = _mip_backend() if small and left > 0.05 and not inc.proven() else None
     if backend is not None:
         try:
-            mip_share = MIP_SHARE_TINY if p.n_line_arcs <= MIP_LINE_ARCS_TINY else MIP_SHARE
+            mip_share = MIP_SHARE_TINY if tiny else MIP_SHARE
             r = get(backend).func(p, SolveOptions(time_limit=mip_share * left if timed else MIP_UNTIMED_SECONDS,
                                                   seed=options.seed, mip_gap=options.mip_gap,
                                                   threads=options.threads, warm_start=inc.x))
