@@ -3,7 +3,7 @@
 For each sale-day preset (default ``m,l``: 2,000 and 20,000 orders, ``router.generate`` seed 1)
 it times, on the compiled batch:
 
-- ``model``: the shared MIP model as numpy arrays (:func:`router.solvers.mip_model.build_model`);
+- ``model``: the shared MIP model as numpy arrays (:func:`router.solvers.exact.model.build_model`);
 - the hand-over of that model to each backend, without solving: the MathOpt ``ModelProto``
   with its MIP start (``ortools-*``, one figure: the three engines receive the same proto),
   the ``pulp.LpProblem`` plus the MPS and start files PuLP writes for CBC (``pulp-cbc``), the
@@ -32,9 +32,9 @@ import numpy as np
 
 from router.compile import Problem, compile_problem
 
-mip_model = importlib.import_module("router.solvers.mip_model")
-ortools_mip = importlib.import_module("router.solvers.ortools_mip")
-pulp_mip = importlib.import_module("router.solvers.pulp_mip")
+mip_model = importlib.import_module("router.solvers.exact.model")
+ortools_mip = importlib.import_module("router.solvers.exact.ortools")
+pulp_mip = importlib.import_module("router.solvers.exact.pulp")
 
 BACKENDS = ("ortools-highs", "ortools-scip", "ortools-cpsat", "pulp-cbc", "pulp-highs")
 
@@ -102,7 +102,7 @@ def _handover_pulp_highs(model: Any, start: np.ndarray) -> None:
 
 
 def measure(problem: Problem, repeat: int) -> dict[str, Any]:
-    from router.solvers.base import SolveOptions, get
+    from router.solvers.registry import SolveOptions, get
 
     model = mip_model.build_model(problem)
     t_model = best_of(repeat, lambda: mip_model.build_model(problem))
@@ -120,7 +120,7 @@ def measure(problem: Problem, repeat: int) -> dict[str, Any]:
 
 
 def solve_each(problem: Problem, seconds: float) -> dict[str, Any]:
-    from router.solvers.base import SolveOptions, get
+    from router.solvers.registry import SolveOptions, get
 
     res = {}
     for name in BACKENDS:

@@ -28,7 +28,7 @@ from benchmarks.report import (
 )
 from benchmarks.runner import Plan, Settings, execute, jsonl_sink, make_plan, repeats_for
 from benchmarks.suites import PROFILES, REPO, SUITES, SolverSel, SuiteConfig
-from router.solvers.base import registry
+from router.solvers.registry import registry
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 RUNS_FILE = "raw/runs.jsonl"  # every field of every run (scratch, not committed)

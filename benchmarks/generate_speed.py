@@ -5,7 +5,7 @@
     python -m benchmarks.generate_speed --out benchmarks/results/generate_speed.md
 
 Per preset and format: ``generate`` (``router.generate.generate_data``: drawing the batch and
-building the mapping), ``write`` (text and file), file size, ``router.load`` (read, parse,
+building the mapping), ``write`` (text and file), file size, ``router.io.read`` (read, parse,
 validate), ``compile`` (``router.compile_problem``) and the compiled size (orders, lines, nodes,
 arcs, line-arcs). Each preset runs in its own child process, so memory and caches do not carry
 over; the peak resident memory of the child is reported too. With ``--repeat N`` each stage
@@ -32,7 +32,8 @@ def measure(preset: str, fmt: str, seed: int = 1) -> dict[str, Any]:
     import numpy as np
 
     import router
-    from router.generate import generate_data, write
+    from router.generate import generate_data
+    from router.io.write import write
 
     t0 = time.perf_counter()
     data = generate_data(preset, seed)

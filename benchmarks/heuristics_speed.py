@@ -13,7 +13,7 @@ machine). ``reference``: the best plan known for a preset (the
 best of ``ortools-highs`` warm-started from greedy and ``auto``, each given ``--seconds``),
 kept in benchmarks/results/best_known.json with its lower bound. ``auto``: auto's gap at the
 given budget against that reference. ``gap``: every heuristic's gap to the proven optimum
-on the GAP types A-C of ../shared/gap (bounds_min.tsv). ``overrun``: auto's wall-clock
+on the GAP types A-C of instances/gap (bounds_min.tsv). ``overrun``: auto's wall-clock
 time against its limit on every preset. Results go to benchmarks/results/.
 """
 
@@ -34,7 +34,7 @@ from benchmarks.suites import GAP_DIR
 from router.compile import Problem, compile_problem
 from router.evaluate import violations
 from router.plan import build_plan
-from router.solvers.base import SolveOptions, get
+from router.solvers.registry import SolveOptions, get
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BEST_KNOWN = RESULTS / "best_known.json"

@@ -1,7 +1,7 @@
 """Time loading and compiling a large batch: ``python -m benchmarks.load_speed [N_ORDERS]``.
 
 Builds a ``router/instance-v1`` JSON batch of N orders (default 200,000) over 40 nodes and
-500 SKUs in a temporary directory, then times ``router.load`` (read + parse + validate) and
+500 SKUs in a temporary directory, then times ``router.io.read`` (read + parse + validate) and
 ``router.compile_problem`` separately.
 """
 

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from benchmarks.suites import InstanceSpec, SolverSel, SuiteConfig, finite, suite_instances
 from router.instance import GapInstance, Instance
-from router.solvers.base import SolverInfo
+from router.solvers.registry import SolverInfo
 
 log = logging.getLogger(__name__)
 

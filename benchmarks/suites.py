@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from router.instance import GapInstance, Instance
-from router.solvers.base import SolverInfo, registry
+from router.solvers.registry import SolverInfo, registry
 
 SUITES = ("smoke", "gap", "saleday")
 PRESETS = ("xs", "s", "m", "l", "xl")
@@ -35,16 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def find_gap_dir() -> Path:
-    """The GAP library: ``$ROUTER_GAP_DIR``, else the first ``shared/gap`` beside the checkout
-    or beside one of its parent folders (``../shared/gap`` in the project's layout); where
-    there is none, ``../shared/gap`` (absent: the GAP suites and tests are skipped)."""
+    """The GAP library: ``$ROUTER_GAP_DIR``, else the copy shipped in ``instances/gap``."""
     env = os.environ.get("ROUTER_GAP_DIR")
-    if env:
-        return Path(env)
-    for base in REPO.parents:
-        if (base / "shared" / "gap" / "bounds_min.tsv").is_file():
-            return base / "shared" / "gap"
-    return REPO.parent / "shared" / "gap"
+    return Path(env) if env else REPO / "instances" / "gap"
 
 
 GAP_DIR = find_gap_dir()
@@ -229,7 +222,7 @@ def suite_instances(suite: str, cfg: SuiteConfig) -> list[InstanceSpec]:
     elif suite == "gap":
         if not (GAP_DIR / "bounds_min.tsv").is_file():
             raise RuntimeError(f"the gap suite needs the GAP library: no {GAP_DIR}/bounds_min.tsv "
-                               "(set ROUTER_GAP_DIR, or keep shared/gap beside the checkout)")
+                               "(set ROUTER_GAP_DIR, or restore instances/gap of the checkout)")
         specs = gap_instances("gap")
     elif suite == "saleday":
         if not generator_available():

@@ -12,10 +12,10 @@ from router.compile import Problem, compile_problem
 from router.errors import InputError, RouterError, SolverUnavailable, VerificationError
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
-from router.load import load, loads, parse_gap, parse_json, parse_yaml
+from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
 from router.plan import Plan
 from router.solve import solve
-from router.solvers.base import Status
+from router.solvers.registry import Status
 from router.verify import VerifyReport, verify
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 def available_solvers() -> dict[str, str]:
     """Solvers usable on this machine, name -> description."""
-    from router.solvers.base import registry
+    from router.solvers.registry import registry
 
     return {n: i.description for n, i in sorted(registry().items()) if i.available() is None}
 

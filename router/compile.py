@@ -21,9 +21,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from router.geo import EARTH_RADIUS_KM, haversine_km_scalar, haversine_rad
 from router.instance import GAP_SKU, GapInstance, Instance
-
-EARTH_RADIUS_KM = 6371.0
 
 IntArray = np.ndarray
 FloatArray = np.ndarray
@@ -119,21 +118,6 @@ def freeze_arrays(obj: object) -> None:
         v = getattr(obj, f.name)
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
-
-
-def haversine_km(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray,
-                 lon2: FloatArray) -> FloatArray:
-    """Great-circle distance in km (vectorised), Earth radius 6371.0 km."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    return _haversine(p1, np.radians(lon1), np.cos(p1), p2, np.radians(lon2), np.cos(p2))
-
-
-def _haversine(p1: FloatArray, l1: FloatArray, c1: FloatArray, p2: FloatArray, l2: FloatArray,
-               c2: FloatArray) -> FloatArray:
-    """Haversine on radians with the cosines of the latitudes given (so callers can take
-    them once per node and per order)."""
-    h = np.sin((p2 - p1) / 2.0) ** 2 + c1 * c2 * np.sin((l2 - l1) / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def expand_ranges(starts: IntArray, counts: IntArray) -> IntArray:
@@ -253,7 +237,7 @@ def _compile_routing(inst: Instance) -> Problem:
     arc_order = arc_key // max(n_nodes, 1)
     arc_node = arc_key % max(n_nodes, 1)
     n_rlat, o_rlat = np.radians(node_lat), np.radians(order_lat)
-    km = _haversine(n_rlat[arc_node], np.radians(node_lon)[arc_node], np.cos(n_rlat)[arc_node],
+    km = haversine_rad(n_rlat[arc_node], np.radians(node_lon)[arc_node], np.cos(n_rlat)[arc_node],
                     o_rlat[arc_order], np.radians(order_lon)[arc_order],
                     np.cos(o_rlat)[arc_order])
     express_km = inst.shipping.express_max_km
@@ -384,12 +368,10 @@ def _exact_near_limits(km: FloatArray, limits: list[float], node_radius: FloatAr
     idx = np.flatnonzero(near)
     if len(idx) == 0:
         return km
-    from router.verify import haversine_km as scalar_km  # the verifier's own formula
-
     km = km.copy()
     for i in idx.tolist():
         n, o = int(arc_node[i]), int(arc_order[i])
-        km[i] = scalar_km(float(node_lat[n]), float(node_lon[n]), float(order_lat[o]),
+        km[i] = haversine_km_scalar(float(node_lat[n]), float(node_lon[n]), float(order_lat[o]),
                           float(order_lon[o]))
     return km
 

@@ -113,7 +113,7 @@ class Plan:
 
     @staticmethod
     def read(path: str | os.PathLike[str]) -> Plan:
-        from router.load import read_text
+        from router.io.read import read_text
 
         return Plan.from_json(read_text(path), str(path))
 

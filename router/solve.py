@@ -15,7 +15,7 @@ from router.compile import Problem, compile_problem
 from router.errors import VerificationError
 from router.instance import GapInstance, Instance
 from router.plan import Plan, build_plan
-from router.solvers.base import SolveOptions, SolverResult, Status, get
+from router.solvers.registry import SolveOptions, SolverResult, Status, get
 from router.verify import verify as verify_plan
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from router.errors import InputError
-from router.instance import FORMAT, Instance, Line, Node, Order, Shipping, Sku, Zone
+from router.records import FORMAT, Line, Node, Order, Shipping, Sku, Zone
 
 _MISSING = object()
 
@@ -159,8 +159,9 @@ def _opt(m: Mapping[str, Any], key: str) -> Any:
     return m.get(key, _MISSING)
 
 
-def instance_from_dict(data: Any, source: str = "<dict>") -> Instance:
-    """Validate ``data`` (a parsed instance file) and build an :class:`Instance`."""
+def instance_fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
+    """Validate ``data`` (a parsed instance file): the fields of its
+    :class:`~router.instance.Instance`, every record built."""
     c = _Checker()
     top = c.mapping(data, "")
     if top is None:
@@ -192,8 +193,8 @@ def instance_from_dict(data: Any, source: str = "<dict>") -> Instance:
     if c.problems:
         raise InputError(c.problems, source)
     assert name is not None and shipping is not None
-    return Instance(name=name, shipping=shipping, unfilled_penalty=penalty, skus=skus,
-                    nodes=nodes, orders=orders, default_max_packages=default_max_packages)
+    return dict(name=name, shipping=shipping, unfilled_penalty=penalty, skus=skus,
+                nodes=nodes, orders=orders, default_max_packages=default_max_packages)
 
 
 def _shipping(c: _Checker, v: Any) -> Shipping | None:

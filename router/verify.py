@@ -12,10 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from router.errors import VerificationError
+from router.geo import haversine_km_scalar as haversine_km
 from router.instance import GAP_SKU, GapInstance, Instance
 from router.plan import CostBreakdown, Plan
-
-EARTH_RADIUS_KM = 6371.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +52,6 @@ class VerifyReport:
                 else f"plan has {len(self.violations)} problem(s); recomputed cost "
                      f"{self.cost.total:.6f}")
         return "\n".join([head, *(f"  {v}" for v in self.violations)])
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2) - math.radians(lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h))))
 
 
 def cost_agrees(stated: float, recomputed: float) -> bool:

@@ -42,8 +42,7 @@ def base_dict() -> dict[str, Any]:
 
 def gap_path(name: str) -> Path:
     path = GAP_INSTANCES / name
-    if not path.exists():
-        pytest.skip(f"GAP instance {name} not available")
+    assert path.is_file(), f"GAP instance {name} is missing from {GAP_INSTANCES}"
     return path
 
 

@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 import router
+import router.solvers.registry as base
 from benchmarks import cli
 from benchmarks.report import build_context, markdown, read_jsonl
 from benchmarks.runner import Settings, run_isolated
 from benchmarks.suites import GAP_DIR, HAND_DIR, gap_instances
 from router.compile import Problem
-from router.solvers import base
-from router.solvers.base import SolveOptions, SolverInfo, SolverResult, Status
+from router.solvers.registry import SolveOptions, SolverInfo, SolverResult, Status
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness forks its runs")
 needs_gap = pytest.mark.skipif(not (GAP_DIR / "bounds_min.tsv").is_file(),

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import router
-from router.compile import Problem, compile_problem, expand_ranges, haversine_km, segment_ptr
+from router.compile import Problem, compile_problem, expand_ranges, segment_ptr
+from router.geo import haversine_km
 from router.instance import Instance
 from tests.conftest import HAND, base_dict, gap_path
 
@@ -235,7 +236,7 @@ def test_gap_compile_files(name: str) -> None:
 
 def _disagreeing_point() -> tuple[float, float, float, float]:
     """An order position where numpy's and the scalar haversine differ in the last bit."""
-    from router.verify import haversine_km as scalar_km
+    from router.geo import haversine_km_scalar as scalar_km
 
     for k in range(1, 10_000):
         lat, lon = 30.0 + k * 1e-4, 120.0 + k * 7e-5

@@ -11,7 +11,7 @@ import pytest
 
 import router
 from router.cli import main
-from router.compile import Problem, compile_problem, haversine_km
+from router.compile import Problem, compile_problem
 from router.errors import InputError
 from router.generate import (
     EXPRESS_MAX_KM,
@@ -19,12 +19,12 @@ from router.generate import (
     ZONES,
     _spread_km,
     cities,
-    dumps,
     generate,
     generate_data,
-    write,
 )
+from router.geo import haversine_km
 from router.instance import Instance
+from router.io.write import dumps, write
 
 # xs and s for real; the larger presets with their own settings but fewer orders
 CASES = {"xs": {}, "s": {}, "m": {"orders": 800}, "l": {"orders": 800}, "xl": {"orders": 800}}

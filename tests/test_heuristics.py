@@ -16,9 +16,9 @@ import router
 from router.compile import compile_problem
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
-from router.solvers.base import Deadline, SolveOptions, Status, get
-from router.solvers.core import State
-from router.solvers.lagrangian import Relaxation, subgradient, transport_prices
+from router.solvers.bounds.lagrangian import Relaxation, subgradient, transport_prices
+from router.solvers.heuristics.core import State
+from router.solvers.registry import Deadline, SolveOptions, Status, get
 from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, ROOT, gap_path
 from tests.strategies import instances
 

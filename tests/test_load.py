@@ -11,7 +11,7 @@ import yaml
 import router
 from router.errors import InputError
 from router.instance import GapInstance, Instance
-from router.load import format_of, loads, read_text
+from router.io.read import format_of, loads, read_text
 from tests.conftest import HAND, base_dict, gap_path
 
 

@@ -1,4 +1,4 @@
-"""The exact solvers: one MIP model (router.solvers.mip_model) on five engines, the LP bound,
+"""The exact solvers: one MIP model (router.solvers.exact.model) on five engines, the LP bound,
 and `router export`.
 
 Every backend must reach the worked optimum of the hand-made batches, the proven optimum of
@@ -22,12 +22,12 @@ import router
 from router.cli import main
 from router.compile import compile_problem
 from router.evaluate import objective, violations
-from router.solvers.base import SolveOptions, Status, get
+from router.solvers.registry import SolveOptions, Status, get
 from tests.conftest import DATA, GAP_DIR, HAND, HAND_OPTIMA, gap_path
 from tests.strategies import instances
 
-mip_model = importlib.import_module("router.solvers.mip_model")
-ortools_mip = importlib.import_module("router.solvers.ortools_mip")
+mip_model = importlib.import_module("router.solvers.exact.model")
+ortools_mip = importlib.import_module("router.solvers.exact.ortools")
 
 BACKENDS = ("ortools-highs", "ortools-scip", "ortools-cpsat", "pulp-cbc", "pulp-highs")
 ORTOOLS = BACKENDS[:3]

@@ -16,7 +16,7 @@ from router.evaluate import cost as compiled_cost
 from router.evaluate import violations
 from router.instance import Instance
 from router.plan import Plan, PlanLine, Shipment, Unfilled, build_plan
-from router.solvers.base import SolveOptions, get
+from router.solvers.registry import SolveOptions, get
 from router.verify import verify
 from tests.strategies import instance_dicts, instances
 

@@ -1,0 +1,1 @@
+"""Lower bounds: the Lagrangian relaxation (prices on stock and capacity) and the LP bound."""

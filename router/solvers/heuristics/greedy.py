@@ -1,0 +1,47 @@
+"""``greedy``: the fast baseline and the fallback that always returns a plan.
+
+Vectorised bidding rounds over all orders (:func:`router.solvers.heuristics.core.insert_orders`): every
+order bids for its best option given what is left (a primary node shipping the lines it
+carries best together, the other lines from their cheapest sources, short lines split where
+stock is short); conflicts on stock, package and unit capacity are settled by regret (the
+order that loses most without its bid wins), the rest bid again. Stock, capacities and
+package limits are never exceeded; a unit stays unfilled only where nothing cheaper than its
+penalty can ship it. Must-fill lines (GAP) left short are completed by the shift/swap repair
+of :mod:`router.solvers.heuristics.assign`, then a quick descent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from router.compile import Problem
+from router.solvers.heuristics.core import (
+    State,
+    complete_must_fill,
+    insert_orders,
+    make_result,
+    tiebreak_keys,
+    true_prices,
+)
+from router.solvers.registry import Deadline, SolveOptions, SolverResult, register
+
+
+def greedy_solution(p: Problem, seed: int = 0, deadline: Deadline | None = None
+                    ) -> tuple[np.ndarray | None, dict[str, int]]:
+    """Units per line-arc from the bidding rounds (``None`` if a must-fill line cannot be
+    filled), and round statistics."""
+    st = State(p)
+    info = insert_orders(p, st, np.arange(p.n_orders), true_prices(p), priority="regret",
+                         tiebreak=tiebreak_keys(p, seed), deadline=deadline)
+    x = complete_must_fill(p, st.x, np.random.default_rng(seed), deadline)
+    return x, info
+
+
+@register("greedy", "vectorised bidding rounds: every order bids for its best option given "
+                    "what is left, conflicts settled by regret", "heuristic")
+def solve_greedy(problem: Problem, options: SolveOptions) -> SolverResult:
+    t0 = time.perf_counter()
+    x, info = greedy_solution(problem, options.seed, Deadline(options.time_limit))
+    return make_result("greedy", problem, x, time.perf_counter() - t0, dict(info))

@@ -1,0 +1,1 @@
+"""The portfolio: ``auto``, the best plan the project can find within the budget."""
