@@ -3,12 +3,15 @@ as JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +19,13 @@ from router.compile import Problem
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
 
+if TYPE_CHECKING:
+    from router.instance import GapInstance, Instance
+
 FORMAT = "router/plan-v1"
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+PLAN_FILE_FORMATS = {".json": "json", ".csv": "csv"}
+CSV_COLUMNS = ("order", "node", "sku", "qty", "state", "km", "zone", "shipment_cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +36,19 @@ class PlanLine:
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
+    """One package. ``km``, ``zone`` (1-based) and ``cost`` are optional details derived from
+    the instance (:meth:`Plan.with_details`); they take no part in comparisons."""
+
     order: str
     node: str
     lines: tuple[PlanLine, ...]
+    km: float | None = field(default=None, compare=False)
+    zone: int | None = field(default=None, compare=False)
+    cost: float | None = field(default=None, compare=False)
+
+    @property
+    def units(self) -> int:
+        return sum(ln.qty for ln in self.lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +91,45 @@ class Plan:
             return None
         return relative_gap(self.objective, self.lower_bound)
 
+    def __repr__(self) -> str:
+        return (f"Plan(instance={self.instance!r}, solver={self.solver!r}, "
+                f"status={self.status!r}, objective={self.objective!r}, "
+                f"lower_bound={self.lower_bound!r}, {len(self.shipments)} shipments, "
+                f"{len(self.unfilled)} unfilled lines)")
+
+    def __str__(self) -> str:
+        """A few lines for people: status, cost and bound, shipments, splits, unfilled."""
+        head = f"plan of {self.instance} by {self.solver}: {self.status}"
+        if not self.has_plan and not self.shipments:
+            return f"{head}, nothing to ship"
+        if self.objective is not None:
+            head += f", cost {self.objective:,.2f}"
+        if self.lower_bound is not None:
+            gap = self.gap
+            head += f", bound {self.lower_bound:,.2f}"
+            head += "" if gap is None else f" (gap {100 * gap:.2f}%)"
+        per_order = Counter(s.order for s in self.shipments)
+        split = sum(1 for k in per_order.values() if k > 1)
+        units = sum(s.units for s in self.shipments)
+        out = [head, f"  {len(self.shipments):,} shipments ({units:,} units) to "
+                     f"{len(per_order):,} orders, {split:,} split over several nodes"]
+        short = sum(u.qty for u in self.unfilled)
+        if self.unfilled:
+            orders = len({u.order for u in self.unfilled})
+            out.append(f"  {short:,} units unfilled in {len(self.unfilled):,} lines of "
+                       f"{orders:,} orders")
+        else:
+            out.append("  every unit shipped")
+        if self.cost is not None:
+            seconds = self.stats.get("seconds")
+            tail = f"; solved in {seconds:.3f} s" if isinstance(seconds, (int, float)) else ""
+            out.append(f"  cost: packages {self.cost.package:,.2f} + units "
+                       f"{self.cost.unit:,.2f} + unfilled {self.cost.unfilled:,.2f}{tail}")
+        return "\n".join(out)
+
     def to_dict(self) -> dict[str, Any]:
+        """The plan in ``router/plan-v1`` form; the optional per-shipment details (``km``,
+        ``zone``, ``cost``) are written where the shipments carry them."""
         return {
             "format": FORMAT,
             "instance": self.instance,
@@ -84,9 +140,7 @@ class Plan:
             "cost": None if self.cost is None else {
                 "package": _round(self.cost.package), "unit": _round(self.cost.unit),
                 "unfilled": _round(self.cost.unfilled), "total": _round(self.cost.total)},
-            "shipments": [{"order": s.order, "node": s.node,
-                           "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]}
-                          for s in self.shipments],
+            "shipments": [_shipment_dict(s) for s in self.shipments],
             "unfilled": [{"order": u.order, "sku": u.sku, "qty": u.qty} for u in self.unfilled],
             "stats": _jsonable(self.stats),
         }
@@ -94,8 +148,62 @@ class Plan:
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def write(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+    def to_csv(self) -> str:
+        """One row per shipment line, then one per unfilled line (``state`` ``unfilled``,
+        no node). ``shipment_cost`` stands on the first line of each shipment only, so the
+        column sums to the shipping cost; ``km``, ``zone`` and ``shipment_cost`` are empty
+        where the plan carries no details."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for s in self.shipments:
+            km = "" if s.km is None else f"{s.km:.3f}"
+            zone = "" if s.zone is None else s.zone
+            for k, ln in enumerate(s.lines):
+                cost = "" if s.cost is None or k else _round(s.cost)
+                w.writerow((s.order, s.node, ln.sku, ln.qty, "shipped", km, zone, cost))
+        for u in self.unfilled:
+            w.writerow((u.order, "", u.sku, u.qty, "unfilled", "", "", ""))
+        return buf.getvalue()
+
+    def with_details(self, instance: Instance | GapInstance) -> Plan:
+        """The same plan with each shipment's distance, zone and cost from ``instance`` (a GAP
+        file: the assignment cost only). Shipments naming an unknown order or node, or beyond
+        every zone, keep what can be known."""
+        from router.costing import Tariff
+        from router.instance import GapInstance
+
+        if isinstance(instance, GapInstance):
+            jobs = {j: k for k, j in enumerate(instance.order_ids)}
+            agents = {a: k for k, a in enumerate(instance.node_ids)}
+            ships = []
+            for s in self.shipments:
+                j, i = jobs.get(s.order), agents.get(s.node)
+                ships.append(s if j is None or i is None else
+                             replace(s, cost=float(instance.cost[i, j])))
+            return replace(self, shipments=tuple(ships))
+        tariff = Tariff(instance)
+        ships = []
+        for s in self.shipments:
+            n, o = tariff.nodes.get(s.node), tariff.orders.get(s.order)
+            if n is None or o is None or any(ln.sku not in tariff.skus for ln in s.lines):
+                ships.append(s)
+                continue
+            km = tariff.km(n, o)
+            sc = tariff.shipment(n, o, ((ln.sku, ln.qty) for ln in s.lines), km=km)
+            ships.append(replace(s, km=km, zone=None if sc is None else sc.zone,
+                                 cost=None if sc is None else sc.total))
+        return replace(self, shipments=tuple(ships))
+
+    def write(self, path: str | os.PathLike[str], *,
+              instance: Instance | GapInstance | None = None) -> None:
+        """Write the plan, by the extension of ``path``: ``.json`` (``router/plan-v1``) or
+        ``.csv`` (:meth:`to_csv`); any other extension raises :class:`InputError` before
+        anything is written. With ``instance``, the per-shipment details are added first."""
+        fmt = plan_file_format(path)
+        plan = self if instance is None else self.with_details(instance)
+        text = plan.to_json() + "\n" if fmt == "json" else plan.to_csv()
+        Path(path).write_text(text, encoding="utf-8")
 
     @staticmethod
     def from_dict(d: Any, source: str = "<dict>") -> Plan:
@@ -115,7 +223,33 @@ class Plan:
     def read(path: str | os.PathLike[str]) -> Plan:
         from router.io.read import read_text
 
+        if Path(path).suffix.lower() == ".csv":
+            raise InputError([("", "a CSV plan is a table of shipment lines for people and "
+                                   "spreadsheets; read the plan from its .json file")], str(path))
         return Plan.from_json(read_text(path), str(path))
+
+
+def plan_file_format(path: str | os.PathLike[str]) -> str:
+    """``json`` or ``csv`` by the extension of ``path``; any other raises :class:`InputError`."""
+    ext = Path(path).suffix.lower()
+    fmt = PLAN_FILE_FORMATS.get(ext)
+    if fmt is None:
+        what = f"extension {ext!r}" if ext else "no extension"
+        raise InputError([("", f"cannot write a plan with {what}: use .json (router/plan-v1) "
+                               f"or .csv (one row per shipment line)")], str(path))
+    return fmt
+
+
+def _shipment_dict(s: Shipment) -> dict[str, Any]:
+    d: dict[str, Any] = {"order": s.order, "node": s.node}
+    if s.km is not None:
+        d["km"] = round(float(s.km), 3)
+    if s.zone is not None:
+        d["zone"] = int(s.zone)
+    if s.cost is not None:
+        d["cost"] = _round(s.cost)
+    d["lines"] = [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]
+    return d
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -253,8 +387,15 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
                 continue
             lines.append(PlanLine(text(ln.get("sku"), f"{p}.lines[{k}].sku"),
                                   qty(ln.get("qty"), f"{p}.lines[{k}].qty")))
+        zone = s.get("zone")
+        if zone is not None and (isinstance(zone, bool) or not isinstance(zone, int)
+                                 or zone < 1):
+            problems.append((f"{p}.zone", "must be a positive integer or null"))
+            zone = None
         shipments.append(Shipment(text(s.get("order"), f"{p}.order"),
-                                  text(s.get("node"), f"{p}.node"), tuple(lines)))
+                                  text(s.get("node"), f"{p}.node"), tuple(lines),
+                                  km=num(s.get("km"), f"{p}.km"), zone=zone,
+                                  cost=num(s.get("cost"), f"{p}.cost")))
     unfilled = []
     uv = d.get("unfilled", [])
     if not isinstance(uv, list):

@@ -8,13 +8,16 @@ compilation or in a solver cannot hide itself.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from router.errors import VerificationError
 from router.geo import haversine_km_scalar as haversine_km
 from router.instance import GAP_SKU, GapInstance, Instance
 from router.plan import CostBreakdown, Plan
+
+SUMMARY_LIMIT = 20
+"""Problems listed by a report's summary (the rest are counted by kind)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +51,29 @@ class VerifyReport:
         return not self.violations
 
     def __str__(self) -> str:
-        head = (f"plan is valid; cost {self.cost.total:.6f}" if self.ok
-                else f"plan has {len(self.violations)} problem(s); recomputed cost "
-                     f"{self.cost.total:.6f}")
-        return "\n".join([head, *(f"  {v}" for v in self.violations)])
+        return self.summary()
+
+    def counts(self) -> dict[str, int]:
+        """Violations per code, the most frequent first."""
+        return dict(Counter(v.code for v in self.violations).most_common())
+
+    def summary(self, limit: int | None = SUMMARY_LIMIT) -> str:
+        """The verdict, the problems counted by kind, and the first ``limit`` problems (every
+        one with ``limit=None``)."""
+        if self.ok:
+            return f"plan is valid; cost {self.cost.total:.6f}"
+        n = len(self.violations)
+        out = [f"plan has {n:,} problem(s); recomputed cost {self.cost.total:.6f}"]
+        counts = self.counts()
+        if len(counts) > 1 or n > 1:
+            out.append("  by kind: " + ", ".join(f"{code} {k:,}" for code, k in counts.items()))
+        shown = self.violations if limit is None else self.violations[:limit]
+        if len(shown) < n:
+            out.append(f"  first {len(shown)}:")
+        out.extend(f"  {v}" for v in shown)
+        if len(shown) < n:
+            out.append(f"  ... and {n - len(shown):,} more")
+        return "\n".join(out)
 
 
 def cost_agrees(stated: float, recomputed: float) -> bool:

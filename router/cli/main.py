@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from router.errors import InputError, RouterError, SolverUnavailable
@@ -44,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mip-gap", type=float, default=1e-4, help="relative MIP gap (default 1e-4)")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("-o", "--output", metavar="PLAN", help="plan file (default: stdout)")
+    p.add_argument("-o", "--output", metavar="PLAN",
+                   help="plan file, .json (router/plan-v1) or .csv (default: stdout)")
 
     p = sub.add_parser("validate", help="check an instance file")
     p.add_argument("file")
@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("plan")
     _add_format(p)
+    p.add_argument("--all", action="store_true",
+                   help="list every problem (default: counts by kind and the first 20)")
 
     sub.add_parser("solvers", help="list the solvers available here")
     for extend in _EXTENSIONS:
@@ -80,19 +82,25 @@ def _summary(plan: Any) -> str:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     import router
+    from router.plan import plan_file_format
 
+    if args.output:
+        plan_file_format(args.output)  # a bad extension is reported before any work
     instance = router.load(args.file, format=args.format)
     plan = router.solve(instance, solver=args.solver, time_limit=args.time_limit,
                         seed=args.seed, mip_gap=args.mip_gap, threads=args.threads)
-    text = plan.to_json() + "\n"
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            plan.write(args.output, instance=instance)
         except OSError as e:
             raise InputError([("", f"cannot write the plan: {e.strerror or e}")],
                              args.output) from None
+    elif sys.stdout.isatty():  # a person at a terminal: the summary, not the JSON
+        print(plan)
+        print("the plan is not saved: add -o plan.json (or -o plan.csv), or redirect the "
+              "output to a file", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(plan.with_details(instance).to_json() + "\n")
     print(_summary(plan), file=sys.stderr)
     return EXIT_OK if plan.has_plan else EXIT_NO_PLAN
 
@@ -117,7 +125,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     inst = router.load(args.file, format=args.format)
     plan = router.Plan.read(args.plan)
     report = router.verify(inst, plan, raise_on_error=False)
-    print(f"{args.plan}: {report}")
+    print(f"{args.plan}: {report.summary(limit=None if args.all else 20)}")
     return EXIT_OK if report.ok else EXIT_NO_PLAN
 
 
@@ -156,10 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load_extensions() -> None:
-    """Commands defined in other modules (generate, export, bench) register themselves."""
+    """Commands defined in other modules (generate, export, bench, explain, show) register
+    themselves."""
     import importlib
 
-    for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench"):
+    for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench",
+                "router.cli.explain", "router.cli.show"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
