@@ -10,6 +10,7 @@ import logging
 
 from router.compile import Problem, compile_problem
 from router.errors import InputError, RouterError, SolverUnavailable, VerificationError
+from router.explain import explain
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
@@ -33,5 +34,5 @@ def available_solvers() -> dict[str, str]:
 __all__ = [
     "GapInstance", "InputError", "Instance", "Plan", "Problem", "RouterError", "SolverUnavailable",
     "Status", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
-    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify",
+    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify", "explain",
 ]

@@ -83,7 +83,7 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.SERVICE_RADIUS: "beyond the node's service radius",
     Reason.EXPRESS: "express order, node beyond the express radius",
     Reason.STORE_INELIGIBLE: "SKU may not ship from a store",
-    Reason.SAFETY_STOCK: "stock held back for walk-in shoppers (safety stock)",
+    Reason.SAFETY_STOCK: "stock held back for walk-in shoppers",
     Reason.STOCK_TAKEN: "stock taken by other orders",
     Reason.NODE_UNITS: "node's unit capacity used up",
     Reason.NODE_PACKAGES: "node's package capacity used up",
@@ -153,6 +153,7 @@ class Alternative:
     ineligible: tuple[str, ...]  # SKUs the store holds but may not ship (left where they were)
     shipments: tuple[Shipment, ...]  # the order's shipments with the alternative
     unfilled: tuple[Unfilled, ...]  # and its unfilled lines
+    service_radius_km: float | None = None  # the node's, where it has one
 
     @property
     def reason(self) -> Reason:
@@ -548,7 +549,7 @@ class Batch:
         return Alternative(
             n.id, n.kind, km, zone, tuple(PlanLine(s, mine[s]) for s in order_lines if mine.get(s)),
             cost, delta, tuple(reasons), tuple(stock), tuple(limits), ineligible, ships,
-            tuple(Unfilled(o.id, s, q) for s, q in unf.items() if q))
+            tuple(Unfilled(o.id, s, q) for s, q in unf.items() if q), n.service_radius_km)
 
     # helpers -----------------------------------------------------------------------------
 

@@ -119,6 +119,8 @@ class Explanation:
     objective: float | None
     orders: tuple[OrderExplanation, ...]
     prices: DualPrices | None  # None when not asked for
+    express_max_km: float | None = None  # the instance's limits, for the reasons
+    last_zone_km: float | None = None
 
     def get(self, order: str) -> OrderExplanation:
         for o in self.orders:
@@ -128,7 +130,9 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"instance": self.instance, "solver": self.solver,
-                               "status": self.status, "objective": plain(self.objective)}
+                               "status": self.status, "objective": plain(self.objective),
+                               "express_max_km": self.express_max_km,
+                               "last_zone_km": self.last_zone_km}
         if self.prices is not None:
             out["prices"] = prices_dict(self.prices)
         out["orders"] = [plain(o) for o in self.orders]
@@ -203,7 +207,8 @@ def explain(instance: Instance | GapInstance, plan: Plan, order: str | Iterable[
     cands = batch.candidates(orders)
     return Explanation(instance.name, plan.solver, plan.status, plan.objective,
                        tuple(_order(batch, o, cands, k, all_nodes, only_cheaper)
-                             for k, o in enumerate(orders)), dual)
+                             for k, o in enumerate(orders)), dual,
+                       instance.shipping.express_max_km, instance.shipping.zones[-1].max_km)
 
 
 def _check_fit(instance: Instance | GapInstance, plan: Plan) -> None:

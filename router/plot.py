@@ -34,6 +34,11 @@ class PlotUnavailable(RouterError):
     """matplotlib is not installed."""
 
 
+def require() -> None:
+    """Raise :class:`PlotUnavailable` unless matplotlib can be imported."""
+    _matplotlib()
+
+
 def _matplotlib() -> Any:
     try:
         import matplotlib
@@ -179,9 +184,10 @@ def draw_map(plan: Plan, instance: Instance, path: str | os.PathLike[str], *,
     short = sum(unfilled_units.values())
     cost = "-" if plan.objective is None else f"{plan.objective:,.2f}"
     ax.set_title(f"{plan.instance}: {plan.solver}, {plan.status}, cost {cost}\n"
-                 f"{len(ships):,} shipments ({n_wh:,} from warehouses, {n_st:,} from stores) "
-                 f"to {len({s.order for s in ships}):,} orders; {short:,} units unfilled in "
-                 f"{len(unfilled_units):,} orders", fontsize=10)
+                 f"{_n(len(ships), 'shipment')} ({n_wh:,} from warehouses, {n_st:,} from "
+                 f"stores) to {_n(len({s.order for s in ships}), 'order')}; "
+                 f"{_n(short, 'unit')} unfilled in {_n(len(unfilled_units), 'order')}",
+                 fontsize=10)
     handles = [Line2D([], [], marker="h" if density else "o", color="none",
                       markerfacecolor="#777777", markersize=7,
                       label="orders (density, log scale)" if density else "order")]
@@ -208,6 +214,10 @@ def draw_map(plan: Plan, instance: Instance, path: str | os.PathLike[str], *,
     fig.tight_layout()
     fig.savefig(path)
     return density
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k:,} {word}" + ("" if k == 1 else "s")
 
 
 def _rgba(colour: str, alpha: float) -> tuple[float, float, float, float]:

@@ -75,27 +75,32 @@ def _signed(v: float | None) -> str:
     return "" if v is None else f" ({'+' if v >= 0 else '-'}{abs(v):,.2f})"
 
 
+def _n(k: int, word: str) -> str:
+    return f"{k:,} {word}" + ("" if k == 1 else "s")
+
+
 def format_explanation(e: Any, shown: int = ALTERNATIVES_SHOWN) -> str:
     out = [f"{e.instance}: plan by {e.solver}, {e.status}, cost {_money(e.objective)}"]
     if e.prices is not None:
         p = e.prices
         out.append(f"prices: {p.method}: {p.message}" if p.solved
-                   else f"prices: none ({p.message})")
+                   else f"prices: none ({p.message}; see --price-time, --no-prices)")
     for o in e.orders:
         out.append("")
-        out.extend(_order_text(o, shown))
+        out.extend(_order_text(o, shown, e))
     return "\n".join(out)
 
 
-def _order_text(o: Any, shown: int) -> list[str]:
+def _order_text(o: Any, shown: int, e: Any) -> list[str]:
     limit = "no package limit" if o.max_packages is None else (
         "ship complete (1 package)" if o.max_packages == 1 else
         f"at most {o.max_packages} packages")
     n = len(o.shipments)
     short = sum(u.qty for u in o.unfilled)
-    tail = f", {short} unit(s) unfilled" if short else ", nothing unfilled"
+    tail = f", {_n(short, 'unit')} unfilled" if short else ", nothing unfilled"
+    shipped = f"in {_n(n, 'package')}" if n else "nothing shipped"
     out = [f"order {o.order} ({o.service}, {limit}, {o.penalty:,.2f} per unfilled unit): "
-           f"{o.cost:,.2f} in {n} package{'s' if n != 1 else ''}{tail}"]
+           f"{o.cost:,.2f}, {shipped}{tail}"]
     for s in o.shipments:
         c = s.cost
         out.append(f"  ships from {s.node} ({s.kind}), {c.km:,.1f} km, zone {c.zone} "
@@ -108,15 +113,20 @@ def _order_text(o: Any, shown: int) -> list[str]:
     for u in o.unfilled:
         out.append(f"  unfilled {u.sku} x{u.qty} ({u.penalty:,.2f} each): {u.reason.text} "
                    f"[{u.reason}]")
-        out.extend(_alternatives_text(u.alternatives, shown, "      "))
-    if o.alternatives:
+        out.extend(_alternatives_text(u.alternatives, shown, "      ", e))
+    # a whole-order alternative the same as one for an unfilled line is not repeated
+    seen = {(a.node, a.shipments, a.unfilled) for u in o.unfilled for a in u.alternatives}
+    alts = [a for a in o.alternatives if (a.node, a.shipments, a.unfilled) not in seen]
+    if alts:
         out.append("  alternatives (the order's cost with each, cheapest first):")
-        out.extend(_alternatives_text(o.alternatives, shown, "      "))
+        out.extend(_alternatives_text(alts, shown, "      ", e))
+    elif o.alternatives:
+        out.append("  no other alternative for the order as a whole")
     elif not o.unlisted:
         out.append("  no other node holds its SKUs")
     if o.unlisted:
-        parts = ", ".join(f"{k} {r}" for r, k in o.unlisted)
-        out.append(f"  not listed (could not have cost less): {parts}")
+        parts = ", ".join(f"{r} {_n(k, 'node')}" for r, k in o.unlisted)
+        out.append(f"  not listed, could not have cost less (--all-nodes lists them): {parts}")
     if o.prices:
         parts = "; ".join(
             f"{p.limit} {' '.join(x for x in (p.sku, p.node) if x)} "
@@ -126,7 +136,7 @@ def _order_text(o: Any, shown: int) -> list[str]:
     return out
 
 
-def _alternatives_text(alts: Any, shown: int, pad: str) -> list[str]:
+def _alternatives_text(alts: Any, shown: int, pad: str, e: Any) -> list[str]:
     out = []
     for a in alts[:shown]:
         where = "beyond every zone" if a.zone is None else f"zone {a.zone}"
@@ -135,16 +145,22 @@ def _alternatives_text(alts: Any, shown: int, pad: str) -> list[str]:
                    else str(a.reason))
         out.append(f"{pad}{a.node} ({a.kind}, {a.km:,.1f} km, {where}) for {what}: "
                    f"{_money(a.cost)}{_signed(a.delta)} {verdict}")
-        out.extend(f"{pad}    {d}" for d in _details(a))
+        out.extend(f"{pad}    {d}" for d in _details(a, e))
     if len(alts) > shown:
         out.append(f"{pad}... and {len(alts) - shown} more (--alternatives N)")
     return out
 
 
-def _details(a: Any) -> list[str]:
+def _details(a: Any, e: Any) -> list[str]:
     from router.explain import Reason
 
     out = []
+    if Reason.OUT_OF_ZONE in a.reasons and e.last_zone_km is not None:
+        out.append(f"{a.km:,.1f} km: the last zone ends at {e.last_zone_km:g} km")
+    if Reason.SERVICE_RADIUS in a.reasons and a.service_radius_km is not None:
+        out.append(f"the node serves orders within {a.service_radius_km:g} km")
+    if Reason.EXPRESS in a.reasons and e.express_max_km is not None:
+        out.append(f"express orders ship from within {e.express_max_km:g} km")
     if Reason.STORE_INELIGIBLE in a.reasons:
         out.append("a store may not ship " + ", ".join(ln.sku for ln in a.lines))
     elif a.ineligible:
@@ -176,15 +192,16 @@ def format_digest(d: Any, plan: Any, file: str, plan_file: str) -> str:
     if d.unfilled:
         out.append("unfilled lines, by reason:")
         for t in d.unfilled:
-            out.append(f"  {t.reason} ({t.reason.text}): {t.count:,} lines, {t.units:,} units, "
-                       f"penalties {t.amount:,.2f}; e.g. {', '.join(t.examples)}")
+            out.append(f"  {t.reason} ({t.reason.text}): {_n(t.count, 'line')}, "
+                       f"{_n(t.units, 'unit')}, penalties {t.amount:,.2f}; e.g. "
+                       f"{', '.join(t.examples)}")
     else:
         out.append("every unit shipped")
     if d.forgone:
         out.append("orders an alternative would have served for less, by why it was not taken:")
         for t in d.forgone:
-            out.append(f"  {t.reason} ({t.reason.text}): {t.count:,} orders, {t.amount:,.2f} "
-                       f"more paid; e.g. {', '.join(t.examples)}")
+            out.append(f"  {t.reason} ({t.reason.text}): {_n(t.count, 'order')}, "
+                       f"{t.amount:,.2f} more paid; e.g. {', '.join(t.examples)}")
     else:
         out.append("no order had a cheaper alternative")
     example = next((t.examples[0] for t in (*d.unfilled, *d.forgone) if t.examples), None)

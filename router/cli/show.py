@@ -47,6 +47,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise InputError([("", "the map is written as .png, .svg or .pdf")], args.map)
     if (args.prices or args.map) and args.instance is None:
         raise InputError([("", "--prices needs --instance")], "show")
+    if args.map:
+        from router.plot import PlotUnavailable, require
+
+        try:
+            require()  # before any work
+        except PlotUnavailable as e:
+            print(f"router: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     plan = router.Plan.read(args.plan)
     instance = None if args.instance is None else router.load(args.instance, format=args.format)
     if instance is not None and plan.instance != instance.name:
@@ -62,7 +70,7 @@ def cmd_show(args: argparse.Namespace) -> int:
           else format_summary(summary, args.top))
     if args.map:
         from router.instance import Instance
-        from router.plot import PlotUnavailable, draw_map
+        from router.plot import draw_map
 
         if not isinstance(instance, Instance):
             raise InputError([("", "a map needs a routing batch (GAP files have no "
@@ -70,9 +78,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         density = None if args.density == "auto" else args.density == "on"
         try:
             dense = draw_map(plan, instance, args.map, density=density)
-        except PlotUnavailable as e:
-            print(f"router: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
         except OSError as e:
             raise InputError([("", f"cannot write the map: {e.strerror or e}")],
                              args.map) from None
