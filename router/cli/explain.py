@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> None:
                     "Without --order: the whole batch counted by reason.")
     p.add_argument("file", help="the instance")
     p.add_argument("plan", help="the plan (JSON)")
-    p.add_argument("--format", choices=("yaml", "json"),
+    p.add_argument("--format", choices=("yaml", "json", "gap"),
                    help="instance format (default: from the extension)")
     p.add_argument("--order", action="append", metavar="ID",
                    help="an order to explain (repeat for several)")

@@ -60,6 +60,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     if instance is not None and plan.instance != instance.name:
         raise InputError([("", f"the plan is for instance {plan.instance!r}, not "
                                f"{instance.name!r}")], args.plan)
+    if args.map:
+        from router.instance import Instance
+
+        if not isinstance(instance, Instance):
+            raise InputError([("", "a map needs a routing batch (GAP files have no "
+                                   "coordinates)")], args.instance)
     prices = None
     if args.prices and instance is not None:
         from router.duals import lp_prices
@@ -69,12 +75,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(json.dumps(summary.to_dict(), indent=1) if args.json
           else format_summary(summary, args.top))
     if args.map:
-        from router.instance import Instance
         from router.plot import draw_map
 
-        if not isinstance(instance, Instance):
-            raise InputError([("", "a map needs a routing batch (GAP files have no "
-                                   "coordinates)")], args.instance)
+        assert isinstance(instance, Instance)
         density = None if args.density == "auto" else args.density == "on"
         try:
             dense = draw_map(plan, instance, args.map, density=density)
