@@ -21,7 +21,7 @@ from router.plan import Plan
 from router.show import format_summary, summarize
 from tests.conftest import HAND, HAND_OPTIMA, ROOT
 
-M = ROOT / "instances" / "m.yaml"
+XS = ROOT / "instances" / "xs.yaml"
 S = ROOT / "instances" / "s.yaml"
 
 
@@ -161,7 +161,7 @@ def test_verify_summarises_many_problems(tmp_path: Path,
     assert main(["solve", str(S), "--solver", "greedy", "-o", str(out)]) == 0
     capsys.readouterr()
     # the plan of one batch checked against another: hundreds of problems
-    assert main(["verify", str(M), str(out)]) == 1
+    assert main(["verify", str(XS), str(out)]) == 1
     text = capsys.readouterr().out
     lines = text.splitlines()
     assert len(lines) <= 25
@@ -170,7 +170,7 @@ def test_verify_summarises_many_problems(tmp_path: Path,
     assert lines[-1].startswith("  ... and ") and lines[-1].endswith(" more")
     n = int(lines[0].split("plan has ")[1].split(" ")[0].replace(",", ""))
     assert n > 100
-    assert main(["verify", str(M), str(out), "--all"]) == 1
+    assert main(["verify", str(XS), str(out), "--all"]) == 1
     assert len(capsys.readouterr().out.splitlines()) == n + 2
 
 
