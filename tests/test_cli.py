@@ -51,7 +51,7 @@ def test_solve_writes_plan_to_stdout_without_o(capsys: pytest.CaptureFixture[str
     assert code == 0
     plan = router.Plan.from_json(stdout)
     assert plan.solver == "greedy" and plan.objective == pytest.approx(11.0)
-    assert "solver=greedy status=feasible objective=11.0000" in err
+    assert "solver=greedy status=feasible reason=completed source=greedy objective=11.0000" in err
     assert len(err.splitlines()) == 1
 
 
@@ -188,7 +188,8 @@ def test_python_dash_m_router(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
-    assert proc.stderr.startswith("solver=greedy status=feasible objective=105.5000")
+    assert proc.stderr.startswith(
+        "solver=greedy status=feasible reason=completed source=greedy objective=105.5000")
     assert json.loads(out.read_text())["unfilled"] == [{"order": "O-1", "sku": "Z", "qty": 2}]
     bad = subprocess.run([sys.executable, "-m", "router", "validate",
                           str(ROOT / "tests" / "data" / "bad_qty_zero.yaml")],

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from router.compile import Problem
+from router.contract import Budget, Limit, Outcome, Params, Run, SolverStats, StageRecord, param
 from router.evaluate import objective
 from router.solvers.heuristics import assign, local_search
 from router.solvers.heuristics.core import (
@@ -62,13 +63,13 @@ from router.solvers.heuristics.core import (
     State,
     complete_must_fill,
     insert_orders,
-    make_result,
     static,
     tiebreak_keys,
     true_prices,
 )
 from router.solvers.heuristics.greedy import greedy_solution
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, register
+from router.solvers.registry import register
+from router.solvers.result import conclude
 
 DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
 DEFAULT_MOVES = 300  # local-search moves without a time limit
@@ -234,8 +235,6 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     except ImportError:
         return None
     from router.compile import expand_ranges
-    from router.solvers.exact.pulp import _stdout_to_stderr
-
     ptr = p.line_e_ptr
     lines = np.unique(p.e_line[rel.bind_pool[p.e_pool]])
     cnt = ptr[lines + 1] - ptr[lines]
@@ -271,8 +270,8 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index.astype(np.int32)
     lp.a_matrix_.value_ = np.ones(len(index))
-    with _stdout_to_stderr():
-        h = highspy.Highs()
+    # the core class: highspy.Highs prints a banner on construction, and the library never prints
+    h = highspy._core._Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.passModel(lp)
@@ -288,7 +287,7 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
 
 
 def primal(p: Problem, rel: Relaxation, m: Multipliers, seed: int,
-           deadline: Deadline | None) -> np.ndarray | None:
+           deadline: Budget | None) -> np.ndarray | None:
     """A feasible plan suggested by the prices ``m``."""
     rng = np.random.default_rng(seed)
     if assign.is_assignment(p):
@@ -312,7 +311,7 @@ class LagrangianOutcome:
     stats: dict[str, Any]
 
 
-def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int = 0,
+def subgradient(p: Problem, x0: np.ndarray | None, deadline: Budget, seed: int = 0,
                 max_iter: int | None = None, primal_every: int = 10,
                 warm: bool = True, warm_seconds: float | None = None) -> LagrangianOutcome:
     """Projected subgradient ascent on the bound, with priced plans along the way
@@ -340,7 +339,8 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                 lam = WARM_STEP
     best_lb, best_m = -math.inf, m.copy()
     limit = max_iter if max_iter is not None else (
-        DEFAULT_ITERATIONS if deadline.limit is None else 10**9)
+        deadline.work if deadline.work is not None
+        else DEFAULT_ITERATIONS if not deadline.timed else 10**9)
     while it < limit and not deadline.expired():
         it += 1
         lb, g = rel.evaluate(m)
@@ -377,26 +377,61 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                              {"iterations": it, "primal_plans": primals, "step": lam, **stats})
 
 
+@dataclass(frozen=True)
+class LagrangianParams(Params):
+    """The ``lagrangian`` solver (one work unit = one subgradient step or one local-search
+    move; the subgradient takes ``subgradient_share`` of the budget)."""
+
+    solver = "lagrangian"
+    subgradient_share: float = param(0.5, lo=0.0, hi=1.0,
+                                     doc="share of the budget for the subgradient")
+    primal_every: int = param(10, lo=1, doc="subgradient steps between priced plans")
+    default_iterations: int = param(DEFAULT_ITERATIONS, lo=0,
+                                    doc="subgradient steps when nothing limits the budget")
+    default_moves: int = param(DEFAULT_MOVES, lo=0,
+                               doc="local-search moves when nothing limits the budget")
+
+
 @register("lagrangian", "Lagrangian prices on stock and capacity (subgradient): a proven "
                         "lower bound, priced plans repaired to feasibility, local search",
-          "heuristic")
-def solve_lagrangian(problem: Problem, options: SolveOptions) -> SolverResult:
+          "heuristic", params=LagrangianParams,
+          work_unit="a subgradient step or a local-search move")
+def solve_lagrangian(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
-    deadline = Deadline(options.time_limit)
-    x0, _ = greedy_solution(problem, options.seed, deadline)
-    share = None if options.time_limit is None else options.time_limit * 0.5
-    out = subgradient(problem, x0, Deadline(None if share is None else
-                                            max(0.0, share - deadline.elapsed())),
-                      options.seed)
-    stats: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
+    params = run.params if isinstance(run.params, LagrangianParams) else LagrangianParams()
+    budget = run.budget
+    if not budget.limited:
+        budget = budget.with_work(params.default_iterations + params.default_moves)
+    x0, _ = greedy_solution(problem, run.seed, budget)
+    if run.initial is not None and (x0 is None
+                                    or objective(problem, run.initial) < objective(problem, x0)):
+        x0 = np.array(run.initial)
+    share = budget.share(params.subgradient_share)
+    t1 = time.perf_counter()
+    out = subgradient(problem, x0, share, run.seed, primal_every=params.primal_every)
+    stages = [StageRecord("subgradient", time.perf_counter() - t1,
+                          int(out.stats.get("iterations", 0)), out.objective,
+                          out.lower_bound if math.isfinite(out.lower_bound) else None)]
+    extra: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
     x = out.x
     lb = out.lower_bound if math.isfinite(out.lower_bound) else None
-    if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
-        x, ls = local_search.improve(problem, x, deadline, options.seed,
-                                     max_moves=DEFAULT_MOVES if options.time_limit is None
-                                     else None)
-        stats.update({"ls_" + k: v for k, v in ls.items()})
+    limit = Limit.NONE
     if out.lower_bound == math.inf:
-        stats["note"] = "a must-fill line has no feasible source"
-    return make_result("lagrangian", problem, x, time.perf_counter() - t0, stats,
-                       lower_bound=lb)
+        return conclude("lagrangian", problem, run, None, infeasible=True, stats=SolverStats(
+            solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
+            notes=("a line that must be filled has no feasible source",)))
+    if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
+        t2 = time.perf_counter()
+        rest = budget.with_work(None if budget.work is None
+                                else budget.work - int(out.stats.get("iterations", 0)))
+        x, ls = local_search.improve(problem, x, rest, run.seed)
+        limit = ls.pop("limit", Limit.NONE)
+        stages.append(StageRecord("local_search", time.perf_counter() - t2,
+                                  int(ls.get("moves", 0)), objective(problem, x)))
+        extra.update({"ls_" + k: v for k, v in ls.items()})
+    work = sum(st.work for st in stages)
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=work,
+                        iterations=int(out.stats.get("iterations", 0)), stages=tuple(stages),
+                        extra=extra)
+    return conclude("lagrangian", problem, run, x, bound=lb, source="lagrangian",
+                    limit=limit, stats=stats)
