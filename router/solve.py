@@ -68,7 +68,7 @@ class PipelineParams(Params):
     with ``python -m benchmarks.overrun``; generous, as on a loaded machine)."""
 
     plan_seconds_per_line: float = param(8e-6, lo=0.0, doc="building the plan, per line")
-    verify_seconds_per_line: float = param(3e-5, lo=0.0, doc="the verifier, per line")
+    verify_seconds_per_line: float = param(1.5e-5, lo=0.0, doc="the verifier, per line")
     fixed_seconds: float = param(0.002, lo=0.0, doc="per call")
 
 

@@ -227,12 +227,19 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _load_extensions()
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # usage errors, --help, --version
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
     if getattr(args, "verbose", False):
         _log_to_stderr()
-    previous = None
+    previous: list[tuple[int, Any]] = []
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        # Ctrl-C and SIGTERM unwind the call: engines' processes are killed, temporary
+        # files removed, and no plan is written (SIGINT even when started in the background,
+        # where a shell leaves it ignored)
+        previous = [(signal.SIGTERM, signal.signal(signal.SIGTERM, _on_sigterm)),
+                    (signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler))]
     try:
         return int(COMMANDS[args.command](args))
     except InputError as e:
@@ -253,8 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("router: interrupted; nothing written", file=sys.stderr)
         return 128 + signal.SIGINT
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous:
+            signal.signal(signum, handler)
 
 
 def _log_to_stderr() -> None:

@@ -230,9 +230,9 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     t0 = time.perf_counter()
     if not rel.bind_pool.any() or p.n_line_arcs == 0:
         return None
-    try:
-        import highspy
-    except ImportError:
+    from router.solvers.exact import lp as highs_lp
+
+    if not highs_lp.available():
         return None
     from router.compile import expand_ranges
     ptr = p.line_e_ptr
@@ -257,30 +257,20 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     index[xs] = np.repeat(np.arange(n_l), cnt)
     index[xs[two] + 1] = er[two]
     index[start[n_e:-1]] = soft
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_e + len(soft)
-    lp.num_row_ = n_l + len(pools)
-    lp.col_cost_ = np.concatenate((rate, pen[soft]))
-    lp.col_lower_ = np.zeros(lp.num_col_)
-    lp.col_upper_ = np.concatenate((p.e_ub[E].astype(np.float64), qty[soft]))
-    lp.row_lower_ = np.concatenate((qty, np.full(len(pools), -inf)))
-    lp.row_upper_ = np.concatenate((qty, p.pool_qty[pools].astype(np.float64)))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(len(index))
-    # the core class: highspy.Highs prints a banner on construction, and the library never prints
-    h = highspy._core._Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
-    if time_limit is not None:  # what is left of it after building and passing the LP
-        h.setOptionValue("time_limit", max(0.001, float(time_limit) - (time.perf_counter() - t0)))
-    h.run()
-    if h.getInfo().dual_solution_status != 2:  # kSolutionStatusFeasible
+    inf = np.inf
+    lp = highs_lp.ColumnLp(
+        cost=np.concatenate((rate, pen[soft])), col_lower=np.zeros(n_e + len(soft)),
+        col_upper=np.concatenate((p.e_ub[E].astype(np.float64), qty[soft])),
+        row_lower=np.concatenate((qty, np.full(len(pools), -inf))),
+        row_upper=np.concatenate((qty, p.pool_qty[pools].astype(np.float64))),
+        start=start, index=index, value=np.ones(len(index)))
+    left = None if time_limit is None else max(0.001, float(time_limit)
+                                               - (time.perf_counter() - t0))
+    hard = None if left is None else time.perf_counter() + left + 0.05
+    ans = highs_lp.solve_lp(lp, left, hard)
+    if ans.row_dual is None:
         return None
-    dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)[n_l:]
+    dual = ans.row_dual[n_l:]
     u = np.zeros(len(p.pool_qty))
     u[pools] = np.maximum(0.0, -dual)  # HiGHS: a binding <= row of a minimum has dual <= 0
     return u

@@ -109,8 +109,9 @@ def _highs_unavailable() -> str | None:
         return "PuLP is not installed; pip install pulp"
     if importlib.util.find_spec("highspy") is None:
         return "highspy is not installed; pip install highspy"
-    spec = importlib.util.find_spec("pulp.apis.highs_api")
-    if spec is None:
+    spec = importlib.util.find_spec("pulp")  # (a dotted name would import PuLP to look)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not any((Path(loc) / "apis" / "highs_api.py").is_file() for loc in locations):
         return "this PuLP has no HiGHS interface (PuLP >= 2.8 needed)"
     return None
 
