@@ -67,8 +67,8 @@ class PipelineParams(Params):
     """Costs of the stages around the solver, kept back from a timed solver's budget (measured
     with ``python -m benchmarks.overrun``; generous, as on a loaded machine)."""
 
-    plan_seconds_per_line: float = param(8e-6, lo=0.0, doc="building the plan, per line")
-    verify_seconds_per_line: float = param(1.5e-5, lo=0.0, doc="the verifier, per line")
+    plan_seconds_per_line: float = param(1e-5, lo=0.0, doc="building the plan, per line")
+    verify_seconds_per_line: float = param(2.5e-5, lo=0.0, doc="the verifier, per line")
     fixed_seconds: float = param(0.002, lo=0.0, doc="per call")
 
 

@@ -343,7 +343,7 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Budget, seed: int =
                 m = best_m.copy()
         if not math.isfinite(lb) or rel.safe(best_lb) >= ub - 1e-6 * max(1.0, abs(ub)):
             break
-        if it % primal_every == 0 or it == 1:
+        if (it % primal_every == 0 or it == 1) and not deadline.expired():
             primals += 1
             x = primal(p, rel, m, seed + it, deadline)
             if x is not None:

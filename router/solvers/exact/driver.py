@@ -179,16 +179,28 @@ def run_engine(engine: Engine, model: MipModel, start: np.ndarray | None, budget
                setup: EngineSetup, label: str) -> EngineAnswer:
     """The engine in a child process, given the time left and killed ``kill_grace`` past the
     budget's deadline (or when the run is cancelled)."""
-    seconds = None if not budget.timed else budget.remaining()
+    if budget.expired():
+        return EngineAnswer(NO_SOLUTION, detail="not started: no time left",
+                            limit=Limit.INTERRUPTED if budget.cancelled() else Limit.TIME)
     hard = None if budget.deadline is None else budget.deadline + setup.params.kill_grace
-    res = run_isolated(engine, model, start, seconds, setup, hard_deadline=hard, label=label,
-                       verbose=setup.verbose, cancel=budget.cancel)
+    res = run_isolated(_in_child, engine, model, start, budget.deadline, setup,
+                       hard_deadline=hard, label=label, verbose=setup.verbose,
+                       cancel=budget.cancel)
     if res.ok and res.value is not None:
         return res.value
     status = NO_SOLUTION if res.failure in ("killed", "interrupted") else ERROR
     limit = {"killed": Limit.TIME, "interrupted": Limit.INTERRUPTED}.get(res.failure, Limit.NONE)
     return EngineAnswer(status, solve_seconds=res.seconds, detail=res.detail, limit=limit,
                         notes=(res.detail,))
+
+
+def _in_child(engine: Engine, model: MipModel, start: np.ndarray | None,
+              deadline: float | None, setup: EngineSetup, workdir: str) -> EngineAnswer:
+    """In the engine's process: the seconds left until the absolute deadline (the monotonic
+    clock is the same in every process), counted from here, so that loading the engine's
+    modules is part of its time."""
+    seconds = None if deadline is None else max(0.0, deadline - time.perf_counter())
+    return engine(model, start, seconds, setup, workdir)
 
 
 def solve_mip(name: str, problem: Problem, run: Run, engine: Engine, engine_label: str,

@@ -65,6 +65,9 @@ class OrToolsParams(MipParams):
 
     proto_seconds_per_nonzero: float = param(
         2e-7, lo=0.0, doc="optimistic cost of building and loading the ModelProto")
+    preload_seconds: float = param(
+        1.0, lo=0.0, doc="with more time left than this, MathOpt is loaded into the calling "
+                         "process once (0.05-0.2 s), so that later engine processes have it")
 
 
 def load_mathopt_core() -> Any:
@@ -81,6 +84,10 @@ def load_mathopt_core() -> Any:
     name = "ortools.math_opt.core.python.solver"
     if name in sys.modules:
         return sys.modules[name]
+    if "pulp" not in sys.modules:  # only PuLP puts a HiGHS in the global namespace
+        from ortools.math_opt.core.python import solver as plain
+
+        return plain
     deepbind = getattr(os, "RTLD_DEEPBIND", 0)
     old = sys.getdlopenflags()
     if deepbind:
@@ -186,11 +193,10 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
                 seconds: float | None, setup: EngineSetup, relax: bool = False,
                 name: str = "router") -> EngineAnswer:
     """Hand ``model`` to MathOpt's ``solver`` and read its answer (in the engine's process)."""
+    t0 = time.perf_counter()
+    core = load_mathopt_core()
     from ortools.math_opt import model_parameters_pb2, parameters_pb2, result_pb2, solution_pb2
 
-    core = load_mathopt_core()
-
-    t0 = time.perf_counter()
     mp = model_proto(model, relax=relax, name=name)
     mparams = model_parameters_pb2.ModelSolveParametersProto()
     if start is not None and not relax:
@@ -273,6 +279,9 @@ def _mip_solver(name: str, solver: str) -> Any:
 
     def solve(problem: Problem, run: Run) -> Outcome:
         p = run.params if isinstance(run.params, OrToolsParams) else OrToolsParams()
+        if run.budget.remaining() > p.preload_seconds:
+            load_mathopt_core()  # once per process, so that each engine's child has it
+        # (with less time left the child loads it: its import counts in the engine's time)
         return solve_mip(name, problem, run.but(params=p), engine, _LABEL[solver],
                          p.proto_seconds_per_nonzero)
 

@@ -199,8 +199,8 @@ _NODES = re.compile(r"^Enumerated nodes:\s*(\d+)", re.M)
 
 def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
              setup: EngineSetup, workdir: str) -> EngineAnswer:
-    pulp = _pulp()
     t0 = time.perf_counter()
+    pulp = _pulp()
     with _no_gc():
         prob, cols = pulp_problem(model)
     if start is not None:
@@ -291,10 +291,10 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
 
 def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                setup: EngineSetup, workdir: str) -> EngineAnswer:
+    t0 = time.perf_counter()
     pulp = _pulp()
     import highspy
 
-    t0 = time.perf_counter()
     with _no_gc():
         prob, cols = pulp_problem(model)
     reserve = _read_back_reserve(model, seconds, setup.params)

@@ -92,7 +92,7 @@ def improve(p: Problem, x: np.ndarray, budget: Budget, seed: int = 0,
     flow_gain = 0.0
     use_flow = prices is None and len(flow.single_unit_orders(p)) > 0
     if use_flow:
-        x, info = flow.reroute_single_units(p, x)
+        x, info = flow.reroute_within(p, x, budget)
         flow_gain += info.get("flow_gain", 0.0)
     st = State(p, x)
     tiebreak = rng.permutation(p.n_orders)
@@ -115,7 +115,7 @@ def improve(p: Problem, x: np.ndarray, budget: Budget, seed: int = 0,
         D = _draw(p, st, nodes, rng, kind, k)
         moves += 1
         if use_flow and moves % params.flow_every == 0:
-            y, info = flow.reroute_single_units(p, st.x)
+            y, info = flow.reroute_within(p, st.x, budget)
             if info.get("flow_gain", 0.0) > 0:
                 flow_gain += info["flow_gain"]
                 st = State(p, y)
