@@ -8,14 +8,14 @@ Stages, each within what is left of the budget:
    assignment batches, 20% on routing batches (5% on tiny ones, where the MIP of stage 3
    is the stage that proves the optimum): a proven lower bound and plans suggested by
    the prices. On routing batches the stock prices start from the duals of the
-   transportation LP (up to ``TRANSPORT_SHARE`` more of the budget; it stops early when
+   transportation LP (up to ``transport_share`` more of the budget; it stops early when
    solved).
-3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
-   seconds left, and at most ``MIP_LINE_ARCS_MAX``; always up to ``MIP_LINE_ARCS_TINY``), an exact MIP backend (the first
-   available of ``MIP_BACKENDS``) warm-started from the incumbent, for up to half of what
-   is left; its bound counts too.
+3. On batches small enough for the time left (line-arcs <= ``mip_line_arcs_per_second`` x
+   seconds left, and at most ``mip_line_arcs_max``; always up to ``mip_line_arcs_tiny``), an
+   exact MIP backend (the first available of ``mip_backends``) warm-started from the
+   incumbent, for up to half of what is left; its bound counts too.
    Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
-   30% of the time left (line-arcs <= ``LP_LINE_ARCS_PER_SECOND`` x that share).
+   30% of the time left (line-arcs <= ``lp_line_arcs_per_second`` x that share).
 4. Local search (:mod:`router.solvers.heuristics.local_search`) on the best plan until the deadline.
 
 Every candidate plan is checked with :func:`router.evaluate.violations` before it can become
