@@ -1,5 +1,5 @@
 """What-if routing of one order: the alternatives it had, what each would have cost it and why
-each was not taken (:class:`Reason`).
+each was not taken (:class:`WhyNot`).
 
 An *alternative* is one node ``n`` and one change to one order; the rest of the plan stays as
 it is. For the order as a whole, ``n`` ships every line of the order it stocks (the line's
@@ -9,7 +9,7 @@ store stocks nothing else of the order). For an unfilled line, ``n`` ships the u
 from the order's other shipments, dearest per unit first; shipments left empty are dropped.
 The alternative is then checked against every constraint of SPEC section 3 and priced with
 :mod:`router.costing`. Forcing it into the plan and running :func:`router.verify` gives the
-same verdict: the verifier reports exactly the codes :attr:`Reason.verifier_code` names.
+same verdict: the verifier reports exactly the codes :attr:`WhyNot.verifier_code` names.
 
 Candidates are found with numpy over every (order, node holding one of its SKUs) pair at once:
 distance, zone, the static bars (zone, service radius, express, store eligibility) and a lower
@@ -38,7 +38,7 @@ from router.records import Node, NodeKind, Order
 COST_TOL = 1e-6
 """Costs closer than this are equal: an alternative is cheaper when it saves more."""
 
-class Reason(enum.StrEnum):
+class WhyNot(enum.StrEnum):
     """Why an alternative was not taken, or why a line stayed unfilled.
 
     The first nine are limits the alternative would break (``blocking``); the codes shared
@@ -62,14 +62,14 @@ class Reason(enum.StrEnum):
 
     @property
     def blocking(self) -> bool:
-        return self not in (Reason.CHEAPER, Reason.EQUAL_COST, Reason.DEARER)
+        return self not in (WhyNot.CHEAPER, WhyNot.EQUAL_COST, WhyNot.DEARER)
 
     @property
     def verifier_code(self) -> str | None:
         """The code :func:`router.verify` reports for a plan that forces this alternative."""
-        if self in (Reason.SAFETY_STOCK, Reason.STOCK_TAKEN):
+        if self in (WhyNot.SAFETY_STOCK, WhyNot.STOCK_TAKEN):
             return "stock"
-        if self in (Reason.NO_STOCK_IN_REACH, Reason.CHEAPER, Reason.EQUAL_COST, Reason.DEARER):
+        if self in (WhyNot.NO_STOCK_IN_REACH, WhyNot.CHEAPER, WhyNot.EQUAL_COST, WhyNot.DEARER):
             return None
         return str(self)
 
@@ -78,23 +78,23 @@ class Reason(enum.StrEnum):
         return REASON_TEXT[self]
 
 
-REASON_TEXT: Mapping[Reason, str] = {
-    Reason.OUT_OF_ZONE: "beyond every shipping zone",
-    Reason.SERVICE_RADIUS: "beyond the node's service radius",
-    Reason.EXPRESS: "express order, node beyond the express radius",
-    Reason.STORE_INELIGIBLE: "SKU may not ship from a store",
-    Reason.SAFETY_STOCK: "stock held back for walk-in shoppers",
-    Reason.STOCK_TAKEN: "stock taken by other orders",
-    Reason.NODE_UNITS: "node's unit capacity used up",
-    Reason.NODE_PACKAGES: "node's package capacity used up",
-    Reason.ORDER_PACKAGES: "one package more than the order allows",
-    Reason.NO_STOCK_IN_REACH: "no stock within reach",
-    Reason.CHEAPER: "feasible and cheaper: the plan could improve here",
-    Reason.EQUAL_COST: "feasible at the same cost",
-    Reason.DEARER: "feasible but dearer",
+REASON_TEXT: Mapping[WhyNot, str] = {
+    WhyNot.OUT_OF_ZONE: "beyond every shipping zone",
+    WhyNot.SERVICE_RADIUS: "beyond the node's service radius",
+    WhyNot.EXPRESS: "express order, node beyond the express radius",
+    WhyNot.STORE_INELIGIBLE: "SKU may not ship from a store",
+    WhyNot.SAFETY_STOCK: "stock held back for walk-in shoppers",
+    WhyNot.STOCK_TAKEN: "stock taken by other orders",
+    WhyNot.NODE_UNITS: "node's unit capacity used up",
+    WhyNot.NODE_PACKAGES: "node's package capacity used up",
+    WhyNot.ORDER_PACKAGES: "one package more than the order allows",
+    WhyNot.NO_STOCK_IN_REACH: "no stock within reach",
+    WhyNot.CHEAPER: "feasible and cheaper: the plan could improve here",
+    WhyNot.EQUAL_COST: "feasible at the same cost",
+    WhyNot.DEARER: "feasible but dearer",
 }
 
-STATIC = (Reason.OUT_OF_ZONE, Reason.SERVICE_RADIUS, Reason.EXPRESS, Reason.STORE_INELIGIBLE)
+STATIC = (WhyNot.OUT_OF_ZONE, WhyNot.SERVICE_RADIUS, WhyNot.EXPRESS, WhyNot.STORE_INELIGIBLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,7 @@ class StockCheck:
 class LimitCheck:
     """A capacity an alternative would exceed: ``used`` (with the alternative) > ``limit``."""
 
-    reason: Reason  # NODE_UNITS, NODE_PACKAGES or ORDER_PACKAGES
+    reason: WhyNot  # NODE_UNITS, NODE_PACKAGES or ORDER_PACKAGES
     used: int
     limit: int
     price: float | None = None  # LP price of one more unit of the limit
@@ -146,7 +146,7 @@ class Alternative:
     lines: tuple[PlanLine, ...]  # what the node would ship for the order
     cost: float | None  # the order's cost with the alternative (None beyond every zone)
     delta: float | None  # cost minus the order's cost in the plan
-    reasons: tuple[Reason, ...]  # blocking reasons, the main one first; else one comparison
+    reasons: tuple[WhyNot, ...]  # blocking reasons, the main one first; else one comparison
     stock: tuple[StockCheck, ...]  # the node's stock of each SKU it would ship more of
     # (``takers`` named only where the stock is short)
     limits: tuple[LimitCheck, ...]  # the capacities it would exceed
@@ -156,7 +156,7 @@ class Alternative:
     service_radius_km: float | None = None  # the node's, where it has one
 
     @property
-    def reason(self) -> Reason:
+    def reason(self) -> WhyNot:
         return self.reasons[0]
 
     @property
@@ -170,8 +170,8 @@ class Alternative:
 
 
 
-BAR_CODES = (None, Reason.OUT_OF_ZONE, Reason.SERVICE_RADIUS, Reason.EXPRESS,
-             Reason.STORE_INELIGIBLE)
+BAR_CODES = (None, WhyNot.OUT_OF_ZONE, WhyNot.SERVICE_RADIUS, WhyNot.EXPRESS,
+             WhyNot.STORE_INELIGIBLE)
 NEAR = 1e-6  # relative distance to a zone edge or radius within which numpy is not trusted
 
 
@@ -483,19 +483,18 @@ class Batch:
 
         km = t.km(n, o)
         zone = t.zone(km)
-        reasons: list[Reason] = []
+        reasons: list[WhyNot] = []
         if zone is None:
-            reasons.append(Reason.OUT_OF_ZONE)
+            reasons.append(WhyNot.OUT_OF_ZONE)
         if n.service_radius_km is not None and km > n.service_radius_km:
-            reasons.append(Reason.SERVICE_RADIUS)
+            reasons.append(WhyNot.SERVICE_RADIUS)
         express = self.inst.shipping.express_max_km
         if o.service == "express" and express is not None and km > express:
-            reasons.append(Reason.EXPRESS)
+            reasons.append(WhyNot.EXPRESS)
         if n.kind == "store" and any(not t.skus[s].store_eligible for s in target
                                      if target[s] > cur.get(s, 0)):
-            reasons.append(Reason.STORE_INELIGIBLE)
+            reasons.append(WhyNot.STORE_INELIGIBLE)
         stock = []
-        stock_reasons: list[Reason] = []
         for sku, need in target.items():
             if need <= cur.get(sku, 0):
                 continue
@@ -507,31 +506,22 @@ class Batch:
                 Taker(oid, q, self._paid(oid, n.id), self._penalty(oid))
                 for oid, q in self.takers[(n.id, sku)] if oid != o.id)
             price = None if self.dual is None else self.dual.stock.get((n.id, sku))
-            check = StockCheck(sku, need, inv, inv - avail, avail, others, takers, price)
-            stock.append(check)
-            if short:
-                kinds = []
-                if inv > avail:
-                    kinds.append(Reason.SAFETY_STOCK)
-                if others > 0:
-                    kinds.append(Reason.STOCK_TAKEN)
-                if others + need > inv:  # the safety stock alone does not explain it
-                    kinds.reverse()
-                stock_reasons.extend(k for k in kinds if k not in stock_reasons)
+            stock.append(StockCheck(sku, need, inv, inv - avail, avail, others, takers, price))
+        stock_reasons = _stock_reasons([c for c in stock if c.short])
         reasons.extend(stock_reasons)
         limits = []
         units_after = (self.node_units[n.id] - sum(cur.values())
                        + sum(alloc.get(n.id, {}).values()))
         if n.max_units is not None and units_after > n.max_units:
-            limits.append(LimitCheck(Reason.NODE_UNITS, units_after, n.max_units,
+            limits.append(LimitCheck(WhyNot.NODE_UNITS, units_after, n.max_units,
                                      self._dual("node_units", n.id)))
         packages_after = self.node_packages[n.id] + (0 if n.id in before else 1)
         if n.max_packages is not None and packages_after > n.max_packages:
-            limits.append(LimitCheck(Reason.NODE_PACKAGES, packages_after, n.max_packages,
+            limits.append(LimitCheck(WhyNot.NODE_PACKAGES, packages_after, n.max_packages,
                                      self._dual("node_packages", n.id)))
         limit = self.inst.order_max_packages(o)
         if limit is not None and len(alloc) > limit:
-            limits.append(LimitCheck(Reason.ORDER_PACKAGES, len(alloc), limit,
+            limits.append(LimitCheck(WhyNot.ORDER_PACKAGES, len(alloc), limit,
                                      self._dual("order_packages", o.id)))
         reasons.extend(c.reason for c in limits)
 
@@ -539,8 +529,8 @@ class Batch:
         delta = None if cost is None else cost - plan_cost
         if not reasons:
             assert delta is not None
-            reasons.append(Reason.CHEAPER if delta < -COST_TOL else
-                           Reason.EQUAL_COST if delta <= COST_TOL else Reason.DEARER)
+            reasons.append(WhyNot.CHEAPER if delta < -COST_TOL else
+                           WhyNot.EQUAL_COST if delta <= COST_TOL else WhyNot.DEARER)
         order_lines = [ln.sku for ln in o.lines]
         ships = tuple(Shipment(o.id, nid, tuple(PlanLine(s, lines[s]) for s in order_lines
                                                  if lines.get(s)))
@@ -571,12 +561,25 @@ class Batch:
         return prices.get(key)
 
 
+def _stock_reasons(short: list[StockCheck]) -> list[WhyNot]:
+    """``safety-stock`` where a short pool holds units back, ``stock-taken`` where other
+    orders use it; the safety stock first when it alone explains every short pool (without
+    it the alternative's stock would fit), else the other orders' use first."""
+    held = any(c.safety_stock > 0 for c in short)
+    taken = any(c.used_by_others > 0 for c in short)
+    safety_alone = held and all(c.used_by_others + c.need <= c.inventory for c in short)
+    out = [WhyNot.STOCK_TAKEN] if taken else []
+    if held:
+        out.insert(0 if safety_alone else len(out), WhyNot.SAFETY_STOCK)
+    return out
+
+
 def by_cost(a: Alternative) -> tuple[bool, float, str]:
     """Cheapest first, beyond every zone last."""
     return (a.cost is None, math.inf if a.cost is None else a.cost, a.node)
 
 
-def unfilled_reason(alts: Sequence[Alternative]) -> Reason:
+def unfilled_reason(alts: Sequence[Alternative]) -> WhyNot:
     """Why a line stayed unfilled, from the alternatives of the nodes that hold its SKU
     (cheapest first). One breaks nothing: leaving the units unfilled is cheaper (``dearer``),
     or, in a plan that is not optimal, ``cheaper``. Else the main reason of the cheapest one
@@ -584,13 +587,13 @@ def unfilled_reason(alts: Sequence[Alternative]) -> Reason:
     radius is the only static bar of a node; else ``no-stock-in-reach``."""
     free = [a for a in alts if not a.blocked]
     if free:
-        return Reason.CHEAPER if any(a.reason is Reason.CHEAPER for a in free) else Reason.DEARER
+        return WhyNot.CHEAPER if any(a.reason is WhyNot.CHEAPER for a in free) else WhyNot.DEARER
     reachable = [a for a in alts if not any(r in STATIC for r in a.reasons)]
     if reachable:
         return reachable[0].reason
-    if any({r for r in a.reasons if r in STATIC} == {Reason.EXPRESS} for a in alts):
-        return Reason.EXPRESS
-    return Reason.NO_STOCK_IN_REACH
+    if any({r for r in a.reasons if r in STATIC} == {WhyNot.EXPRESS} for a in alts):
+        return WhyNot.EXPRESS
+    return WhyNot.NO_STOCK_IN_REACH
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

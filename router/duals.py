@@ -1,7 +1,7 @@
 """Prices of a batch's scarce stock and capacity: the duals of its LP relaxation.
 
 The MIP model of :mod:`router.solvers.exact.model`, integrality dropped, is solved by HiGHS
-within a time limit. When HiGHS proves the LP optimal, its optimum is a proven lower bound on
+(in a child process, :mod:`router.solvers.exact.lp`) within a time limit. When HiGHS proves the LP optimal, its optimum is a proven lower bound on
 the cost of every plan of the batch, and the duals of the rows that limit it are prices (per
 unit of the limit, never negative):
 
@@ -21,6 +21,7 @@ about these prices).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import numpy as np
 
 from router.compile import Problem, compile_problem
 from router.instance import GapInstance, Instance
+from router.solvers.exact import lp as highs_lp
 from router.solvers.exact.model import ROW_KINDS, build_model
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ METHOD = "LP relaxation duals (HiGHS)"
 DEFAULT_TIME_LIMIT = 10.0
 """Seconds for building and solving the LP, unless the caller gives its own."""
 PRICE_TOL = 1e-9
+HARD_GRACE = 0.5  # seconds past the time limit before the LP's process is killed
 
 
 def _empty() -> Mapping[Any, float]:
@@ -72,53 +75,49 @@ class DualPrices:
 def lp_prices(instance: Instance | GapInstance, time_limit: float | None = DEFAULT_TIME_LIMIT,
               *, problem: Problem | None = None) -> DualPrices:
     """Solve the LP relaxation of ``instance`` within ``time_limit`` seconds (compilation and
-    model building included) and return its prices."""
+    model building included) and return its prices. HiGHS runs in a child process killed at
+    the deadline (:mod:`router.solvers.exact.lp`): the caller's process is left as it was."""
     t0 = time.perf_counter()
-    try:
-        import highspy
-    except ImportError:
+    if not highs_lp.available():
         return DualPrices("unavailable", "HiGHS (highspy) is not installed: no prices")
-    from router.solvers.exact.pulp import _stdout_to_stderr
-
     p = compile_problem(instance) if problem is None else problem
     model = build_model(p)
     if model.n_cols == 0 or model.n_rows == 0:
         return DualPrices("optimal", "nothing to price", 0.0, time.perf_counter() - t0)
     ptr, rows, vals = model.csc()
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.n_cols
-    lp.num_row_ = model.n_rows
-    lp.col_cost_ = np.asarray(model.obj, dtype=np.float64)
-    lp.col_lower_ = np.asarray(model.col_lb, dtype=np.float64)
-    lp.col_upper_ = np.asarray(model.col_ub, dtype=np.float64)
-    lp.row_lower_ = np.asarray(model.row_lb, dtype=np.float64)
-    lp.row_upper_ = np.asarray(model.row_ub, dtype=np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = ptr.astype(np.int32)
-    lp.a_matrix_.index_ = rows.astype(np.int32)
-    lp.a_matrix_.value_ = np.asarray(vals, dtype=np.float64)
-    with _stdout_to_stderr():  # HiGHS prints a banner on its first construction
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+    lp = highs_lp.ColumnLp(cost=np.asarray(model.obj, dtype=np.float64),
+                           col_lower=np.asarray(model.col_lb, dtype=np.float64),
+                           col_upper=np.asarray(model.col_ub, dtype=np.float64),
+                           row_lower=np.asarray(model.row_lb, dtype=np.float64),
+                           row_upper=np.asarray(model.row_ub, dtype=np.float64),
+                           start=ptr, index=rows, value=np.asarray(vals, dtype=np.float64))
+    left = None
     if time_limit is not None:
         left = float(time_limit) - (time.perf_counter() - t0)
         if left <= 0:
             return DualPrices("time-limit", f"no time left to solve the LP within "
                                             f"{time_limit:g} s", None, time.perf_counter() - t0)
-        h.setOptionValue("time_limit", left)
-    h.run()
+    hard = None if left is None else time.perf_counter() + left + HARD_GRACE
+    ans = highs_lp.solve_lp(lp, left, hard)
+    if ans.status == "failed" and "highspy" in sys.modules:
+        # HiGHS refuses to run when the caller's process ran HiGHS before with another number
+        # of threads (its thread pool, inherited by the child, is fixed at its first run);
+        # HiGHS's default is what such a caller most likely used
+        log.debug("LP prices: HiGHS failed with 1 thread (%s); again with its default",
+                  ans.detail)
+        left = None if time_limit is None else float(time_limit) - (time.perf_counter() - t0)
+        if left is None or left > 0:
+            hard = None if left is None else time.perf_counter() + left + HARD_GRACE
+            ans = highs_lp.solve_lp(lp, left, hard, threads=0)
     seconds = time.perf_counter() - t0
-    status = h.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        if status == highspy.HighsModelStatus.kTimeLimit:
+    if ans.status != "optimal" or ans.row_dual is None or ans.objective is None:
+        if ans.status == "limit" or (left is not None and seconds >= left):
             return DualPrices("time-limit", f"the LP was not solved within {time_limit:g} s",
                               None, seconds)
-        return DualPrices("not-solved", f"HiGHS ended the LP with status "
-                                        f"{h.modelStatusToString(status)}", None, seconds)
-    dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
-    price = np.maximum(0.0, -dual)  # a binding <= row of a minimum has a dual <= 0 in HiGHS
+        return DualPrices("not-solved", f"HiGHS ended the LP: {ans.status}"
+                                        + (f" ({ans.detail})" if ans.detail else ""),
+                          None, seconds)
+    price = np.maximum(0.0, -ans.row_dual)  # a binding <= row of a minimum has a dual <= 0
     kinds, refs = model.row_kind, model.row_ref
 
     def priced(kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +134,7 @@ def lp_prices(instance: Instance | GapInstance, time_limit: float | None = DEFAU
                                                                  strict=True)}
     orders, v = priced("opkg")
     opkg = {p.order_ids[o]: float(x) for o, x in zip(orders.tolist(), v.tolist(), strict=True)}
-    bound = float(h.getInfo().objective_function_value)
+    bound = float(ans.objective)
     log.debug("LP prices of %s: bound %.6f in %.3f s", p.name, bound, seconds)
     return DualPrices("optimal", f"LP optimum {bound:,.4f} proven in {seconds:.2f} s", bound,
                       seconds, MappingProxyType(stock), MappingProxyType(by_node["cap"]),

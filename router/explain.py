@@ -6,7 +6,7 @@
   package, the node's handling per package, per line the zone's rate per kg times the weight
   and the node's handling per unit;
 - the alternatives the order had, what each would have cost the order and why each was not
-  taken (:mod:`router.alternatives`, reason codes :class:`Reason`);
+  taken (:mod:`router.alternatives`, reason codes :class:`WhyNot`);
 - per unfilled line, why it stayed unfilled, with the nodes that hold the SKU and why each
   did not ship it;
 - the LP prices (:mod:`router.duals`) of the scarce stock and capacity the order used, where
@@ -34,9 +34,9 @@ from router.alternatives import (
     Batch,
     Candidates,
     LimitCheck,
-    Reason,
     StockCheck,
     Taker,
+    WhyNot,
     by_cost,
     unfilled_reason,
 )
@@ -49,8 +49,8 @@ from router.records import NodeKind, Order
 from router.verify import verify
 
 __all__ = ["REASON_TEXT", "Alternative", "Digest", "Explanation", "LimitCheck",
-           "OrderExplanation", "Price", "Reason", "ShipmentExplanation", "StockCheck", "Taker",
-           "Tally", "UnfilledExplanation", "digest", "explain"]
+           "OrderExplanation", "Price", "ShipmentExplanation", "StockCheck", "Taker", "Tally",
+           "UnfilledExplanation", "WhyNot", "digest", "explain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class UnfilledExplanation:
     sku: str
     qty: int
     penalty: float  # per unit
-    reason: Reason
+    reason: WhyNot
     alternatives: tuple[Alternative, ...]  # the nodes holding the SKU, cheapest first
 
 
@@ -94,7 +94,7 @@ class OrderExplanation:
     shipments: tuple[ShipmentExplanation, ...]
     unfilled: tuple[UnfilledExplanation, ...]
     alternatives: tuple[Alternative, ...]  # cheapest first (beyond every zone last)
-    unlisted: tuple[tuple[Reason, int], ...]  # nodes holding its SKUs not listed, by reason
+    unlisted: tuple[tuple[WhyNot, int], ...]  # nodes holding its SKUs not listed, by reason
     prices: tuple[Price, ...]  # LP prices of the scarce limits the order's plan uses
 
     @property
@@ -235,11 +235,11 @@ def _order(batch: Batch, o: Order, cands: Candidates, k: int, all_nodes: bool,
     s, e = int(cands.ptr[k]), int(cands.ptr[k + 1])
     bar, near = cands.bar[s:e], cands.near[s:e]
     dear = (cands.bound[s:e] >= plan_cost) & ~near
-    unlisted: dict[Reason, int] = defaultdict(int)
+    unlisted: dict[WhyNot, int] = defaultdict(int)
     if only_cheaper:
         keep = ~dear
         for b in bar[dear].tolist():
-            unlisted[Reason.OUT_OF_ZONE if b == 1 else Reason.DEARER] += 1
+            unlisted[WhyNot.OUT_OF_ZONE if b == 1 else WhyNot.DEARER] += 1
     elif all_nodes:
         keep = np.ones(e - s, dtype=bool)
     else:
@@ -305,7 +305,7 @@ def _prices(batch: Batch, o: Order) -> tuple[Price, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    reason: Reason
+    reason: WhyNot
     count: int  # lines (unfilled) or orders (forgone)
     units: int
     amount: float  # penalties paid (unfilled) or savings forgone
@@ -338,8 +338,8 @@ def digest(instance: Instance | GapInstance, plan: Plan, examples: int = 5) -> D
     batch = Batch(instance, plan)
     orders = list(instance.orders)
     cands = batch.candidates(orders)
-    unf: dict[Reason, list[Any]] = defaultdict(lambda: [0, 0, 0.0, []])
-    forgone: dict[Reason, list[Any]] = defaultdict(lambda: [0, 0, 0.0, []])
+    unf: dict[WhyNot, list[Any]] = defaultdict(lambda: [0, 0, 0.0, []])
+    forgone: dict[WhyNot, list[Any]] = defaultdict(lambda: [0, 0, 0.0, []])
     for k, o in enumerate(orders):
         plan_cost = batch.order_cost(o)
         assert plan_cost is not None
@@ -380,6 +380,6 @@ def _add(t: list[Any], count: int, units: int, amount: float, order: str, exampl
         t[3].append(order)
 
 
-def _tallies(d: dict[Reason, list[Any]]) -> tuple[Tally, ...]:
+def _tallies(d: dict[WhyNot, list[Any]]) -> tuple[Tally, ...]:
     return tuple(Tally(r, v[0], v[1], v[2], tuple(v[3]))
                  for r, v in sorted(d.items(), key=lambda kv: (-kv[1][0], kv[0])))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import router
 from router.cli import main
-from router.explain import Alternative, Explanation, Reason, digest, explain
+from router.explain import Alternative, Explanation, WhyNot, digest, explain
 from router.instance import Instance
 from router.plan import Plan
 from tests.conftest import HAND, gap_path
@@ -53,9 +53,9 @@ def test_capacity_the_near_node_is_full() -> None:
     a = alternative(e, far[0], "WH-near")
     assert a.blocked and a.cheaper
     assert a.delta == pytest.approx(6.0 - 11.0)
-    assert {Reason.NODE_UNITS, Reason.NODE_PACKAGES} == set(a.reasons)
+    assert {WhyNot.NODE_UNITS, WhyNot.NODE_PACKAGES} == set(a.reasons)
     limits = {lim.reason: (lim.used, lim.limit) for lim in a.limits}
-    assert limits == {Reason.NODE_UNITS: (5, 3), Reason.NODE_PACKAGES: (3, 2)}
+    assert limits == {WhyNot.NODE_UNITS: (5, 3), WhyNot.NODE_PACKAGES: (3, 2)}
     # the LP prices a unit of the near node's capacity at what the 2-unit orders save per
     # unit there: (11 - 6) / 2
     assert e.prices is not None and e.prices.solved
@@ -66,7 +66,7 @@ def test_capacity_the_near_node_is_full() -> None:
     o3 = explain(inst, plan, "O-3").get("O-3")
     assert [(p.limit, p.node, p.qty) for p in o3.prices] == [("node-units", "WH-near", 1)]
     assert alternative(explain(inst, plan, "O-3", prices=False), "O-3", "WH-far").reasons == (
-        Reason.DEARER,)
+        WhyNot.DEARER,)
 
 
 def test_express_the_cheaper_node_is_beyond_the_radius() -> None:
@@ -78,9 +78,9 @@ def test_express_the_cheaper_node_is_beyond_the_radius() -> None:
     assert (s.zone, s.per_package, s.handling_per_package) == (2, 8.0, 4.0)
     assert s.total == pytest.approx(13.5)
     a = alternative(e, "O-express", "WH-far")
-    assert a.reasons == (Reason.EXPRESS,)
+    assert a.reasons == (WhyNot.EXPRESS,)
     assert a.km > 100 and a.delta == pytest.approx(9.5 - 13.5)
-    assert alternative(e, "O-standard", "WH-close").reasons == (Reason.DEARER,)
+    assert alternative(e, "O-standard", "WH-close").reasons == (WhyNot.DEARER,)
 
 
 def test_safety_the_store_stock_is_held_back() -> None:
@@ -89,8 +89,8 @@ def test_safety_the_store_stock_is_held_back() -> None:
     (st_order,) = shipped_from(plan, "ST")
     e = explain(inst, plan, wh_order)
     a = alternative(e, wh_order, "ST")
-    assert a.reason is Reason.SAFETY_STOCK and a.cheaper
-    assert set(a.reasons) == {Reason.SAFETY_STOCK, Reason.STOCK_TAKEN}
+    assert a.reason is WhyNot.SAFETY_STOCK and a.cheaper
+    assert set(a.reasons) == {WhyNot.SAFETY_STOCK, WhyNot.STOCK_TAKEN}
     (c,) = a.stock
     assert (c.sku, c.need, c.inventory, c.safety_stock, c.available, c.used_by_others) == (
         "A", 1, 3, 2, 1, 1)
@@ -107,7 +107,7 @@ def test_split_ships_in_two_packages_because_one_is_dearer() -> None:
         assert (s.cost.zone, s.cost.package, ln.per_kg, ln.weight_kg) == (1, 5.0, 0.5, 1.0)
         assert s.cost.total == pytest.approx(5.5)
     (a,) = o.alternatives
-    assert (a.node, a.reasons, a.zone) == ("W-far", (Reason.DEARER,), 3)
+    assert (a.node, a.reasons, a.zone) == ("W-far", (WhyNot.DEARER,), 3)
     assert a.delta == pytest.approx(20.0 - 11.0)
     assert len(a.shipments) == 1  # one package instead of two
 
@@ -115,8 +115,8 @@ def test_split_ships_in_two_packages_because_one_is_dearer() -> None:
 def test_store_may_not_ship_the_bulky_sku() -> None:
     inst, plan = solved("store")
     e = explain(inst, plan, prices=False)
-    assert alternative(e, "O-2", "ST").reasons == (Reason.STORE_INELIGIBLE,)
-    assert alternative(e, "O-1", "WH").reasons == (Reason.DEARER,)
+    assert alternative(e, "O-2", "ST").reasons == (WhyNot.STORE_INELIGIBLE,)
+    assert alternative(e, "O-1", "WH").reasons == (WhyNot.DEARER,)
     assert alternative(e, "O-1", "WH").delta == pytest.approx(9.5 - 7.5)
 
 
@@ -124,10 +124,10 @@ def test_unfillable_line_has_no_stock_within_reach() -> None:
     inst, plan = solved("unfillable")
     o = explain(inst, plan, "O-1", prices=False).get("O-1")
     (u,) = o.unfilled
-    assert (u.sku, u.qty, u.penalty, u.reason) == ("Z", 2, 50.0, Reason.NO_STOCK_IN_REACH)
+    assert (u.sku, u.qty, u.penalty, u.reason) == ("Z", 2, 50.0, WhyNot.NO_STOCK_IN_REACH)
     (a,) = u.alternatives
-    assert (a.node, a.reasons, a.zone, a.cost) == ("WH-arctic", (Reason.OUT_OF_ZONE,), None, None)
-    assert o.unlisted == ((Reason.OUT_OF_ZONE, 1),)  # the order as a whole, from WH-arctic
+    assert (a.node, a.reasons, a.zone, a.cost) == ("WH-arctic", (WhyNot.OUT_OF_ZONE,), None, None)
+    assert o.unlisted == ((WhyNot.OUT_OF_ZONE, 1),)  # the order as a whole, from WH-arctic
     full = explain(inst, plan, "O-1", prices=False, all_nodes=True).get("O-1")
     assert [a.node for a in full.alternatives] == ["WH-arctic"] and not full.unlisted
 
@@ -166,11 +166,11 @@ def check_alternative(inst: Instance, plan: Plan, base: float, order: str,
     if not alt.blocked:
         assert rep.feasible
         assert alt.delta is not None
-        assert (alt.reason is Reason.CHEAPER) == (alt.delta < -1e-6)
-        assert (alt.reason is Reason.DEARER) == (alt.delta > 1e-6)
+        assert (alt.reason is WhyNot.CHEAPER) == (alt.delta < -1e-6)
+        assert (alt.reason is WhyNot.DEARER) == (alt.delta > 1e-6)
     takers = Counter((s.order, ln.qty) for s in plan.shipments if s.node == alt.node
                      and s.order != order for ln in s.lines)
-    stock_reasons = [r for r in alt.reasons if r in (Reason.SAFETY_STOCK, Reason.STOCK_TAKEN)]
+    stock_reasons = [r for r in alt.reasons if r in (WhyNot.SAFETY_STOCK, WhyNot.STOCK_TAKEN)]
     for c in alt.stock:
         node = next(n for n in inst.nodes if n.id == alt.node)
         assert (c.inventory, c.available) == (node.inventory.get(c.sku, 0),
@@ -183,17 +183,15 @@ def check_alternative(inst: Instance, plan: Plan, base: float, order: str,
                            and s.order != order for ln in s.lines if ln.sku == c.sku)
         assert named == ship_sku and sum(t.qty for t in c.takers) == c.used_by_others
         assert named <= takers
-    if stock_reasons and stock_reasons[0] is Reason.SAFETY_STOCK:
-        # the safety stock alone explains it: without it the verifier finds no stock problem
+    if stock_reasons:
+        # the safety stock comes first exactly when it alone explains the shortage: without
+        # it, the verifier finds no stock problem
         rep2 = router.verify(without_safety_stock(inst, alt.node), plan2, raise_on_error=False)
-        assert "stock" not in {v.code for v in rep2.violations}
-    if Reason.STOCK_TAKEN in alt.reasons:
-        assert any(c.short and c.used_by_others > 0 and c.takers for c in alt.stock)
-    if stock_reasons and stock_reasons[0] is Reason.STOCK_TAKEN:
-        # without the other orders' use it would fit, or the safety stock does not explain it
+        fixed = "stock" not in {v.code for v in rep2.violations}
+        assert fixed == (stock_reasons[0] is WhyNot.SAFETY_STOCK), (alt, rep2)
         short = [c for c in alt.stock if c.short]
-        assert all(c.need <= c.available or c.used_by_others + c.need > c.inventory
-                   for c in short)
+        assert (WhyNot.SAFETY_STOCK in alt.reasons) == any(c.safety_stock > 0 for c in short)
+        assert (WhyNot.STOCK_TAKEN in alt.reasons) == any(c.used_by_others > 0 for c in short)
 
 
 def check_explanation(inst: Instance, plan: Plan, e: Explanation) -> None:
@@ -232,7 +230,7 @@ def test_an_optimal_plan_has_no_cheaper_alternative(inst: Instance) -> None:
     for o in e.orders:
         # any alternative reported cheaper is blocked, and by what forcing it shows
         assert all(a.blocked for a in o.alternatives if a.cheaper), o
-        assert all(u.reason is not Reason.CHEAPER for u in o.unfilled)
+        assert all(u.reason is not WhyNot.CHEAPER for u in o.unfilled)
         assert o.best is None or o.best.blocked
 
 
@@ -281,10 +279,10 @@ def test_digest_of_a_sale_day_batch_matches_the_explanations() -> None:
 
 
 def test_reason_codes_are_the_verifiers_where_they_overlap() -> None:
-    assert {r.verifier_code for r in Reason if r.blocking} - {None} == VERIFIER_CODES
-    assert Reason.SAFETY_STOCK.verifier_code == Reason.STOCK_TAKEN.verifier_code == "stock"
-    assert all(r.text for r in Reason)
-    assert not any(r.blocking for r in (Reason.CHEAPER, Reason.EQUAL_COST, Reason.DEARER))
+    assert {r.verifier_code for r in WhyNot if r.blocking} - {None} == VERIFIER_CODES
+    assert WhyNot.SAFETY_STOCK.verifier_code == WhyNot.STOCK_TAKEN.verifier_code == "stock"
+    assert all(r.text for r in WhyNot)
+    assert not any(r.blocking for r in (WhyNot.CHEAPER, WhyNot.EQUAL_COST, WhyNot.DEARER))
 
 
 def test_explanation_as_json() -> None:

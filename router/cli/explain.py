@@ -152,16 +152,16 @@ def _alternatives_text(alts: Any, shown: int, pad: str, e: Any) -> list[str]:
 
 
 def _details(a: Any, e: Any) -> list[str]:
-    from router.explain import Reason
+    from router.explain import WhyNot
 
     out = []
-    if Reason.OUT_OF_ZONE in a.reasons and e.last_zone_km is not None:
+    if WhyNot.OUT_OF_ZONE in a.reasons and e.last_zone_km is not None:
         out.append(f"{a.km:,.1f} km: the last zone ends at {e.last_zone_km:g} km")
-    if Reason.SERVICE_RADIUS in a.reasons and a.service_radius_km is not None:
+    if WhyNot.SERVICE_RADIUS in a.reasons and a.service_radius_km is not None:
         out.append(f"the node serves orders within {a.service_radius_km:g} km")
-    if Reason.EXPRESS in a.reasons and e.express_max_km is not None:
+    if WhyNot.EXPRESS in a.reasons and e.express_max_km is not None:
         out.append(f"express orders ship from within {e.express_max_km:g} km")
-    if Reason.STORE_INELIGIBLE in a.reasons:
+    if WhyNot.STORE_INELIGIBLE in a.reasons:
         out.append("a store may not ship " + ", ".join(ln.sku for ln in a.lines))
     elif a.ineligible:
         out.append(f"({', '.join(a.ineligible)} may not ship from a store: left where it was)")
