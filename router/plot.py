@@ -153,10 +153,16 @@ def draw_map(plan: Plan, instance: Instance, path: str | os.PathLike[str], *,
 
     wh = [n for n in instance.nodes if n.kind == "warehouse"]
     st = [n for n in instance.nodes if n.kind == "store"]
-    if st:
-        ax.scatter([n.lon for n in st], [n.lat for n in st],
-                   s=size([n.id for n in st], 14, 70), marker="^", c=STORE,
-                   edgecolors="white", linewidths=0.4, zorder=4)
+    if st:  # the stores that ship stand out; the others stay faint
+        idle = [n for n in st if not units.get(n.id)]
+        busy = [n for n in st if units.get(n.id)]
+        if idle:
+            ax.scatter([n.lon for n in idle], [n.lat for n in idle], s=10, marker="^",
+                       c=STORE, alpha=0.35, linewidths=0, zorder=4)
+        if busy:
+            ax.scatter([n.lon for n in busy], [n.lat for n in busy],
+                       s=size([n.id for n in busy], 18, 80), marker="^", c=STORE,
+                       edgecolors="black", linewidths=0.4, zorder=4)
     if wh:
         ax.scatter([n.lon for n in wh], [n.lat for n in wh],
                    s=size([n.id for n in wh], 30, 260), marker="s", c=WAREHOUSE,
@@ -197,7 +203,8 @@ def draw_map(plan: Plan, instance: Instance, path: str | os.PathLike[str], *,
                               label=f"warehouse ({len(wh):,}; size: units shipped)"))
     if st:
         handles.append(Line2D([], [], marker="^", color="none", markerfacecolor=STORE,
-                              markersize=7, label=f"store ({len(st):,})"))
+                              markeredgecolor="black", markersize=7,
+                              label=f"store ({len(st):,}; faint: ships nothing)"))
     if n_wh:
         handles.append(Line2D([], [], color=WAREHOUSE, linewidth=1.5,
                               label="shipments from a warehouse"
@@ -210,7 +217,9 @@ def draw_map(plan: Plan, instance: Instance, path: str | os.PathLike[str], *,
                               markeredgecolor=UNFILLED, markerfacecolor="none", markersize=7,
                               label="unfilled units (area: units nearby)" if density
                               else "order with unfilled units"))
-    ax.legend(handles=handles, loc="best", fontsize=8, framealpha=0.9)
+    # below the map, so that it never hides a place
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3,
+              fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     return density

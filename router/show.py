@@ -64,6 +64,7 @@ class Binding:
     node_units: tuple[str, ...]
     stock: tuple[tuple[str, str], ...]  # (node, sku)
     order_packages: tuple[str, ...]
+    ship_complete: int = 0  # of the orders at their limit, those limited to one package
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,13 +238,16 @@ def _binding(plan: Plan, inst: Instance, per_order: Counter[str], node_pk: Count
     empty = sorted(k for k, used in pool.items()
                    if k[0] in nodes and used >= nodes[k[0]].available(k[1]))
     at_limit = []
+    single = 0
     by_id = {o.id: o for o in inst.orders}
     for oid, k in per_order.items():
         o = by_id.get(oid)
         limit = None if o is None else inst.order_max_packages(o)
         if limit is not None and k >= limit:
             at_limit.append(oid)
-    return Binding(tuple(full_pk), tuple(full_units), tuple(empty), tuple(sorted(at_limit)))
+            single += limit == 1
+    return Binding(tuple(full_pk), tuple(full_units), tuple(empty), tuple(sorted(at_limit)),
+                   single)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,7 +316,8 @@ def format_summary(s: PlanSummary, top: int = 10) -> str:
                    + (f" ({_ids(b.node_units)})" if b.node_units else ""))
         out.append(f"  stock used up: {len(b.stock):,} (node, SKU) pools"
                    + (f" ({_ids(b.stock)})" if b.stock else ""))
-        out.append(f"  order package limit: {len(b.order_packages):,} orders")
+        out.append(f"  order package limit: {len(b.order_packages):,} orders "
+                   f"({b.ship_complete:,} of them shipped complete, limited to one package)")
     if s.prices is not None:
         if s.prices.solved:
             out.append(f"LP prices ({s.prices.method}, {s.prices.message}), the highest:")
