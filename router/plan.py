@@ -3,6 +3,7 @@ as JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -15,6 +16,8 @@ import numpy as np
 from router.compile import Problem
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
+from router.io.safe import json_value, read_text
+from router.limits import MAX_FILE_BYTES, MAX_INT, MAX_STATS_DEPTH
 
 FORMAT = "router/plan-v1"
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
@@ -103,19 +106,17 @@ class Plan:
 
     @staticmethod
     def from_json(text: str, source: str = "<string>") -> Plan:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            msg = e.msg.removesuffix(" at")
-            raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column "
-                                   f"{e.colno}")], source) from None
-        return plan_from_dict(d, source)
+        """Read plan JSON text: not JSON, NaN, a key given twice, nesting or integers beyond
+        the parser's limits are bad input (:class:`InputError`), as is any structural
+        problem."""
+        if not text.strip():
+            raise InputError([("", "file is empty")], source)
+        return plan_from_dict(json_value(text, source), source)
 
     @staticmethod
-    def read(path: str | os.PathLike[str]) -> Plan:
-        from router.io.read import read_text
-
-        return Plan.from_json(read_text(path), str(path))
+    def read(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> Plan:
+        """Read a plan file of at most ``max_bytes`` (found without reading it all)."""
+        return Plan.from_json(read_text(path, max_bytes), str(path))
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -205,14 +206,21 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     def num(v: Any, path: str) -> float | None:
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        f = math.nan
+        if not isinstance(v, bool) and isinstance(v, (int, float)):
+            with contextlib.suppress(OverflowError):  # an integer beyond the float range
+                f = float(v)
+        if not math.isfinite(f):
             problems.append((path, "must be a finite number or null"))
             return None
-        return float(v)
+        return f
 
     def qty(v: Any, path: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             problems.append((path, "must be a positive integer"))
+            return 0
+        if v > MAX_INT:
+            problems.append((path, f"must be at most {MAX_INT}"))
             return 0
         return v
 
@@ -271,8 +279,25 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(stats, dict):
         problems.append(("stats", "must be an object"))
         stats = {}
+    elif _depth(stats, MAX_STATS_DEPTH) > MAX_STATS_DEPTH:
+        problems.append(("stats", f"nested more than {MAX_STATS_DEPTH} levels deep"))
+        stats = {}
     if problems:
         raise InputError(problems, source)
     return Plan(instance=d["instance"], solver=d["solver"], status=d["status"],
                 objective=objective, lower_bound=lower, cost=cost, shipments=tuple(shipments),
                 unfilled=tuple(unfilled), stats=stats)
+
+
+def _depth(v: Any, limit: int) -> int:
+    """Nesting depth of lists and mappings in ``v`` (a scalar: 0), counted up to ``limit + 1``."""
+    deepest = 0
+    stack = [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if d > limit:
+                break
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest
