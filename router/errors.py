@@ -15,7 +15,9 @@ def brief(v: Any, limit: int = 40, *, quote: bool = True) -> str:
         v = v.item()  # a numpy scalar
     if isinstance(v, str):
         s = v if len(v) <= limit else v[:limit] + "..."
-        return repr(s) if quote else s
+        if quote:
+            return repr(s)
+        return s if s.isprintable() else repr(s)[1:-1]  # control characters, lone surrogates
     if v is None or isinstance(v, bool):
         return repr(v)
     if isinstance(v, int):

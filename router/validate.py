@@ -410,6 +410,7 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
     out: list[Order] = []
     seen: dict[str, int] = {}
     lines_cache: dict[tuple[str, int], Line] = {}  # lines are immutable: equal ones are shared
+    largest = 0  # the largest merged quantity of the checked path
     for i, o in enumerate(c.listing(v, "orders")):
         fast = _fast_order(o, sku_ids, lines_cache) if _FAST else None
         if fast is not None:
@@ -465,11 +466,17 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
                                            f"{MAX_INT} units (lines of one SKU are merged)")
                         total = 0
                     merged[sku] = total
+                    largest = max(largest, total)
         if oid is None or not c.first_id(oid, seen, i, p, "order", "orders"):
             continue
         out.append(Order(id=oid, lat=lat, lon=lon, service=service,  # type: ignore[arg-type]
                          max_packages=maxp, unfilled_penalty=pen,
                          lines=tuple(Line(s, q) for s, q in merged.items())))
+    # the units of the batch, added up only when they might exceed the limit: there are fewer
+    # lines than mapping entries (two or more each), and the fast path's lines are in the cache
+    largest = max(largest, max((q for _, q in lines_cache), default=0))
+    if largest * c.entries <= MAX_INT:
+        return tuple(out)
     units = sum(map(attrgetter("qty"), chain.from_iterable(map(attrgetter("lines"), out))))
     if units > MAX_INT:
         c.add("orders", f"the orders add up to {units} units, more than the {MAX_INT} a batch "

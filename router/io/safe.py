@@ -235,7 +235,16 @@ class _Loader(_Base):
             return None
         if self.check_aliases:
             _check_aliases(node)
-        return self.construct_document(node)
+        try:
+            return self.construct_document(node)
+        except _SCALAR_ERRORS as e:  # a scalar a constructor cannot read: find which
+            bad = _unreadable(self, node)
+            if bad is None:
+                raise ConstructorError(None, None, f"cannot read the document "
+                                                   f"({brief(str(e), 60, quote=False)})",
+                                       None) from None
+            where, problem = bad
+            raise ConstructorError(None, None, problem, where.start_mark) from None
 
     def flatten_mapping(self, node: MappingNode) -> None:
         """PyYAML's merge (``<<``), noting how many merged entries precede the node's own."""
@@ -295,28 +304,42 @@ class _Loader(_Base):
             seen.add(key)
 
 
-def _scalar(construct: Callable[[Any, ScalarNode], Any], what: str
-            ) -> Callable[[Any, ScalarNode], Any]:
-    def checked(loader: Any, node: ScalarNode) -> Any:
-        try:
-            return construct(loader, node)
-        except ConstructorError:
-            raise
-        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, IndexError) as e:
-            if "digits" in str(e):
-                problem = f"an integer with more than {MAX_DIGITS} digits"
-            else:
-                problem = f"cannot read {brief(node.value, 40)} as {what}"
-            raise ConstructorError(None, None, problem, node.start_mark) from None
-    return checked
+_SCALAR_ERRORS = (ValueError, KeyError, AttributeError, TypeError, OverflowError, IndexError)
+_SCALARS = {
+    "tag:yaml.org,2002:int": (SafeConstructor.construct_yaml_int, "an integer"),
+    "tag:yaml.org,2002:float": (SafeConstructor.construct_yaml_float, "a number"),
+    "tag:yaml.org,2002:bool": (SafeConstructor.construct_yaml_bool, "a boolean"),
+    "tag:yaml.org,2002:timestamp": (SafeConstructor.construct_yaml_timestamp, "a timestamp"),
+}
 
 
-for _tag, _construct, _what in (
-        ("int", SafeConstructor.construct_yaml_int, "an integer"),
-        ("float", SafeConstructor.construct_yaml_float, "a number"),
-        ("bool", SafeConstructor.construct_yaml_bool, "a boolean"),
-        ("timestamp", SafeConstructor.construct_yaml_timestamp, "a timestamp")):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _scalar(_construct, _what))
+def _unreadable(loader: Any, root: Node) -> tuple[Node, str] | None:
+    """The first scalar of the document that its constructor cannot read (an integer of 5,000
+    digits, ``!!int abc``), and why; looked for only once construction has failed, so that
+    reading a valid file pays nothing for it."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            entry = _SCALARS.get(node.tag)
+            if entry is None:
+                continue
+            construct, what = entry
+            try:
+                construct(loader, node)
+            except _SCALAR_ERRORS as e:
+                if "digits" in str(e):
+                    return node, f"an integer with more than {MAX_DIGITS} digits"
+                return node, f"cannot read {brief(node.value, 40)} as {what}"
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            stack.extend(x for pair in reversed(node.value) for x in reversed(pair))
+    return None
 
 
 def _check_aliases(root: Node) -> None:
@@ -362,7 +385,11 @@ def _check_aliases(root: Node) -> None:
 
 def yaml_value(text: str, source: str) -> Any:
     """Parse one YAML document with the safe loader (``None`` for an empty one)."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as e:  # text made in memory, not decoded from a file
+        raise InputError([("", f"not valid YAML: not Unicode text (a lone surrogate at "
+                               f"character {e.start})")], source) from None
     loader.check_aliases = "*" in text  # no alias without its indicator
     try:
         return loader.get_single_data()
