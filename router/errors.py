@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -26,11 +27,12 @@ def brief(v: Any, limit: int = 40, *, quote: bool = True) -> str:
         s = repr(v)
     elif isinstance(v, float):
         s = repr(v)
+    elif isinstance(v, (datetime.date, datetime.time)):  # YAML reads dates and times
+        s = str(v)
     else:
         name = type(v).__name__
-        kind = {"dict": "a mapping", "list": "a list", "tuple": "a list", "set": "a set",
+        return {"dict": "a mapping", "list": "a list", "tuple": "a list", "set": "a set",
                 "bytes": "binary data"}.get(name, name)
-        return kind
     return s if len(s) <= limit else s[:limit] + "..."
 
 

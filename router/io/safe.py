@@ -187,7 +187,7 @@ def _long_integer(text: str) -> str:
 def _digits_problem(e: ValueError) -> str:
     if "digits" in str(e):
         return f"an integer with more than {MAX_DIGITS} digits"
-    return brief(str(e), 80)
+    return brief(str(e), 80, quote=False)
 
 
 def _duplicate_problems(data: Any) -> list[tuple[str, str]]:
@@ -209,8 +209,8 @@ def _duplicate_problems(data: Any) -> list[tuple[str, str]]:
 
 
 def _key_path(path: str, key: Any) -> str:
-    k = key if isinstance(key, str) and len(key) <= 60 else brief(key, 60)
-    return f"{path}.{k}" if path else str(k)
+    k = brief(key, 60, quote=False) if isinstance(key, str) else brief(key, 60)
+    return f"{path}.{k}" if path else k
 
 
 # ---------------------------------------------------------------- YAML
