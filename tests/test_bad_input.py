@@ -128,6 +128,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
                                     "line 6 column 15")],
     "bad_plan_deep_nesting.json": [("", "not valid JSON: nested too deeply (1202 levels")],
     "bad_plan_deep_stats.json": [("stats", "nested more than 32 levels deep")],
+    "bad_plan_huge_stats.json": [("stats", "a figure is not a finite number")],
     "bad_plan_duplicate_key.json": [("shipments[0].node", "duplicate key")],
     "bad_plan_nan.json": [("", "not valid JSON: NaN is not a finite number")],
     "bad_plan_not_json.json": [("", "not valid JSON: Unterminated string starting at line 11")],
