@@ -132,6 +132,8 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "bad_plan_duplicate_key.json": [("shipments[0].node", "duplicate key")],
     "bad_plan_nan.json": [("", "not valid JSON: NaN is not a finite number")],
     "bad_plan_not_json.json": [("", "not valid JSON: Unterminated string starting at line 11")],
+    # gzip-compressed instances (.gz)
+    "bad_gzip_corrupt.json.gz": [("", "not a readable gzip file")],
 }
 
 # inputs made by the test: name -> (how to make it, expected); "plan" ones go to `verify`
@@ -142,6 +144,8 @@ MADE: dict[str, list[tuple[str, str]]] = {
                        f"{MAX_FILE_BYTES:,} bytes")],
     "plan_dev_zero.json": [("", "binary data, not a text file")],
     "plan_huge.json": [("", f"file of {HUGE:,} bytes is larger than the limit")],
+    "gzip_bomb.json.gz": [("", f"decompresses to more than the limit of {MAX_FILE_BYTES:,} "
+                               "bytes")],
 }
 
 
@@ -175,6 +179,15 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f.truncate(HUGE)
     for name in ("dev_zero.json", "plan_dev_zero.json"):
         os.symlink("/dev/zero", d / name)
+    # a gzip bomb: a few hundred kB that would decompress beyond the limit
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    block = b" " * (1 << 24)
+    with (d / "gzip_bomb.json.gz").open("wb") as f:
+        for _ in range(HUGE // len(block) + 1):
+            f.write(z.compress(block))
+        f.write(z.flush())
     return d
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -356,3 +357,19 @@ def test_gap_numbers_keep_every_sum_exact() -> None:
             router.parse_gap(text)
         (p, msg), = ei.value.problems
         assert p == path and fragment in msg, msg
+
+
+def test_gzip_compressed_instances_read_as_their_text(tmp_path: Path) -> None:
+    import gzip
+
+    import router
+    from tests.conftest import GAP_INSTANCES, HAND
+
+    plain = HAND / "split.yaml"
+    packed = tmp_path / "split.yaml.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert router.load(packed) == router.load(plain)
+    gap = tmp_path / "c0515_1.gz"
+    gap.write_bytes(gzip.compress((GAP_INSTANCES / "c0515_1").read_bytes()))
+    a, b = router.load(gap, format="gap"), router.load(GAP_INSTANCES / "c0515_1", format="gap")
+    assert a.name == b.name == "c0515_1" and (a.cost == b.cost).all()

@@ -140,22 +140,30 @@ def loads(text: str, format: str, source: str = "<string>",
     raise InputError([("", f"unknown format {format!r}; use one of {', '.join(FORMATS)}")], source)
 
 
+def _plain(path: str | os.PathLike[str]) -> Path:
+    """The file name without a ``.gz`` suffix (gzip-compressed files are read as their text)."""
+    p = Path(path)
+    return p.with_suffix("") if p.suffix.lower() == ".gz" else p
+
+
 def format_of(path: str | os.PathLike[str]) -> str | None:
-    """The instance format implied by a file name, or ``None`` when the extension says nothing."""
-    suffix = Path(path).suffix.lower()
+    """The instance format implied by a file name (``.json``, ``.yaml``, ``.yml``, each also
+    gzip-compressed as ``.json.gz`` ...), or ``None`` when the extension says nothing."""
+    suffix = _plain(path).suffix.lower()
     return {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix)
 
 
 def load(path: str | os.PathLike[str], format: str | None = None, *,
          max_bytes: int = MAX_FILE_BYTES) -> Instance | GapInstance:
     """Read an instance file. ``format`` is ``yaml``, ``json`` or ``gap``; by default the
-    extension decides (``.yaml``/``.yml``/``.json``). A file larger than ``max_bytes`` is bad
-    input (found without reading it all)."""
+    extension decides (``.yaml``/``.yml``/``.json``). A file whose name ends in ``.gz`` and
+    that is gzip-compressed is read as its text. A file (or its decompressed text) larger than
+    ``max_bytes`` is bad input (found without reading it all)."""
     fmt = format or format_of(path)
     if fmt is None:
         raise InputError([("", "cannot tell the format from the extension; use .yaml, .yml or "
                                ".json, or --format gap for an OR-Library GAP file")], str(path))
     text = read_text(path, max_bytes)
-    return loads(text, fmt, source=str(path), name=Path(path).stem)
+    return loads(text, fmt, source=str(path), name=_plain(path).stem)
 
 

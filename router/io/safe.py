@@ -42,6 +42,9 @@ def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) ->
                 raise InputError([("", f"file of {st.st_size:,} bytes is larger than the "
                                        f"limit of {max_bytes:,} bytes")], source)
             first = f.read(min(_CHUNK, max_bytes + 1))
+            if first[:2] == _GZIP_MAGIC and source.lower().endswith(".gz"):
+                f.seek(0)
+                return _gunzip(f, max_bytes, source)
             if b"\x00" in first[:8192]:
                 raise InputError([("", "binary data, not a text file")], source)
             chunks = [first]
@@ -63,6 +66,36 @@ def read_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) ->
     except OSError as e:
         raise InputError([("", f"cannot read: {e.strerror or e}")], source) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(f: Any, max_bytes: int, source: str) -> bytes:
+    """A gzip-compressed file (``.gz``), decompressed in chunks: more than ``max_bytes`` of
+    text (a gzip bomb included) is bad input before it is all in memory."""
+    import gzip
+    import zlib
+
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with gzip.GzipFile(fileobj=f) as g:
+            while size <= max_bytes:
+                chunk = g.read(min(_CHUNK, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                if not chunks and b"\x00" in chunk[:8192]:
+                    raise InputError([("", "binary data inside the gzip file, not text")],
+                                     source)
+                chunks.append(chunk)
+                size += len(chunk)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError([("", f"not a readable gzip file ({e})")], source) from None
+    if size > max_bytes:
+        raise InputError([("", f"decompresses to more than the limit of {max_bytes:,} bytes")],
+                         source)
+    return b"".join(chunks)
 
 
 def decode(raw: bytes, source: str) -> str:
