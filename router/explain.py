@@ -217,7 +217,8 @@ def _check_fit(instance: Instance | GapInstance, plan: Plan) -> None:
                          instance.name)
     report = verify(instance, plan, raise_on_error=False)
     if not report.feasible:
-        first = next(v for v in report.violations if v.code != "cost-mismatch")
+        first = next(v for v in report.violations
+                     if v.code not in ("cost-mismatch", "lower-bound"))
         raise InputError([("", f"the plan does not fit instance {instance.name!r}: "
                                f"{len(report.violations):,} problem(s), the first: {first}")],
                          "plan")

@@ -3,6 +3,7 @@ as JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import enum
@@ -23,6 +24,8 @@ from router.contract import RunStats, Status, Termination, relative_gap
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
 from router.io.atomic import write_text_atomic
+from router.io.safe import json_value, read_text
+from router.limits import MAX_FILE_BYTES, MAX_INT, MAX_STATS_DEPTH
 
 if TYPE_CHECKING:
     from router.instance import GapInstance, Instance
@@ -246,22 +249,20 @@ class Plan:
 
     @staticmethod
     def from_json(text: str, source: str = "<string>") -> Plan:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            msg = e.msg.removesuffix(" at")
-            raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column "
-                                   f"{e.colno}")], source) from None
-        return plan_from_dict(d, source)
+        """Read plan JSON text: not JSON, NaN, a key given twice, nesting or integers beyond
+        the parser's limits are bad input (:class:`InputError`), as is any structural
+        problem."""
+        if not text.strip():
+            raise InputError([("", "file is empty")], source)
+        return plan_from_dict(json_value(text, source), source)
 
     @staticmethod
-    def read(path: str | os.PathLike[str]) -> Plan:
-        from router.io.read import read_text
-
+    def read(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> Plan:
+        """Read a plan file of at most ``max_bytes`` (found without reading it all)."""
         if Path(path).suffix.lower() == ".csv":
             raise InputError([("", "a CSV plan is a table of shipment lines for people and "
                                    "spreadsheets; read the plan from its .json file")], str(path))
-        return Plan.from_json(read_text(path), str(path))
+        return Plan.from_json(read_text(path, max_bytes), str(path))
 
 
 def _shipment_dict(s: Shipment) -> dict[str, Any]:
@@ -393,14 +394,21 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     def num(v: Any, path: str) -> float | None:
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        f = math.nan
+        if not isinstance(v, bool) and isinstance(v, (int, float)):
+            with contextlib.suppress(OverflowError):  # an integer beyond the float range
+                f = float(v)
+        if not math.isfinite(f):
             problems.append((path, "must be a finite number or null"))
             return None
-        return float(v)
+        return f
 
     def qty(v: Any, path: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             problems.append((path, "must be a positive integer"))
+            return 0
+        if v > MAX_INT:
+            problems.append((path, f"must be at most {MAX_INT}"))
             return 0
         return v
 
@@ -466,6 +474,9 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(stats, dict):
         problems.append(("stats", "must be an object"))
         stats = {}
+    elif _depth(stats, MAX_STATS_DEPTH) > MAX_STATS_DEPTH:
+        problems.append(("stats", f"nested more than {MAX_STATS_DEPTH} levels deep"))
+        stats = {}
     termination = None
     tv = d.get("termination")
     if tv is not None:
@@ -477,9 +488,27 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(src, str):
         problems.append(("source", "must be a string"))
         src = ""
+    run_stats = RunStats()
+    try:
+        run_stats = RunStats.from_mapping(stats)
+    except (OverflowError, ValueError, TypeError):  # e.g. "seconds": a 400-digit integer
+        problems.append(("stats", "a figure is not a finite number"))
     if problems:
         raise InputError(problems, source)
     return Plan(instance=d["instance"], solver=d["solver"], status=Status(d["status"]),
                 objective=objective, lower_bound=lower, cost=cost, shipments=tuple(shipments),
-                unfilled=tuple(unfilled), stats=RunStats.from_mapping(stats),
-                termination=termination, source=src)
+                unfilled=tuple(unfilled), stats=run_stats, termination=termination, source=src)
+
+
+def _depth(v: Any, limit: int) -> int:
+    """Nesting depth of lists and mappings in ``v`` (a scalar: 0), counted up to ``limit + 1``."""
+    deepest = 0
+    stack = [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if d > limit:
+                break
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest

@@ -140,7 +140,7 @@ def forced(plan: Plan, order: str, alt: Alternative) -> Plan:
     return replace(plan, shipments=tuple(s for s in plan.shipments if s.order != order)
                    + alt.shipments,
                    unfilled=tuple(u for u in plan.unfilled if u.order != order) + alt.unfilled,
-                   objective=None, cost=None)
+                   objective=None, cost=None, lower_bound=None)
 
 
 def without_safety_stock(inst: Instance, node: str) -> Instance:
