@@ -21,7 +21,6 @@ about these prices).
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,16 +98,6 @@ def lp_prices(instance: Instance | GapInstance, time_limit: float | None = DEFAU
                                             f"{time_limit:g} s", None, time.perf_counter() - t0)
     hard = None if left is None else time.perf_counter() + left + HARD_GRACE
     ans = highs_lp.solve_lp(lp, left, hard)
-    if ans.status == "failed" and "highspy" in sys.modules:
-        # HiGHS refuses to run when the caller's process ran HiGHS before with another number
-        # of threads (its thread pool, inherited by the child, is fixed at its first run);
-        # HiGHS's default is what such a caller most likely used
-        log.debug("LP prices: HiGHS failed with 1 thread (%s); again with its default",
-                  ans.detail)
-        left = None if time_limit is None else float(time_limit) - (time.perf_counter() - t0)
-        if left is None or left > 0:
-            hard = None if left is None else time.perf_counter() + left + HARD_GRACE
-            ans = highs_lp.solve_lp(lp, left, hard, threads=0)
     seconds = time.perf_counter() - t0
     if ans.status != "optimal" or ans.row_dual is None or ans.objective is None:
         if ans.status == "limit" or (left is not None and seconds >= left):
