@@ -35,7 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from router import jit
 from router.compile import Problem, expand_ranges
+from router.solvers.heuristics import kernels
 from router.solvers.registry import Deadline, SolverResult, Status
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,16 @@ class State:
 
     def __init__(self, p: Problem, x: np.ndarray | None = None) -> None:
         self.p = p
-        self.x = (np.zeros(p.n_line_arcs, dtype=np.int64) if x is None
-                  else np.asarray(x, dtype=np.int64).copy())
+        if x is None:  # nothing shipped: what is left is everything
+            self.x = np.zeros(p.n_line_arcs, dtype=np.int64)
+            self.arc_units = np.zeros(p.n_arcs, dtype=np.int64)
+            self.pool_left = p.pool_qty.astype(np.float64)
+            self.cap_left = p.node_capacity.astype(np.float64)
+            self.node_pk_left = p.node_max_packages.astype(np.float64)
+            self.order_npk = np.zeros(p.n_orders, dtype=np.int64)
+            self.line_need = p.line_qty.astype(np.int64)
+            return
+        self.x = np.asarray(x, dtype=np.int64).copy()
         x = self.x
         self.arc_units = np.bincount(p.e_arc, weights=x, minlength=p.n_arcs).astype(np.int64)
         used = self.arc_units > 0
@@ -488,7 +498,8 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
 def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
                   priority: str = "regret", tiebreak: np.ndarray | None = None,
                   chunk: float | None = None, deadline: Deadline | None = None,
-                  max_rounds: int = 10_000, mode: str = "cost") -> dict[str, int]:
+                  max_rounds: int = 10_000, mode: str = "cost",
+                  engine: str = "auto") -> dict[str, int]:
     """Route the short lines of ``orders`` into ``st`` by bidding rounds (module docstring).
 
     ``chunk``: accept at most this fraction of the bids per round (the regret rule recomputes
@@ -497,29 +508,120 @@ def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
     Past the ``deadline`` the rounds do not stop: they accept every bid that fits (as greedy
     does), so every order is still routed. A plan that leaves orders unrouted because the
     clock ran out is worth nothing to the caller; one greedy pass (a few microseconds per
-    order) is the floor of every budget."""
+    order) is the floor of every budget.
+
+    ``engine``: ``"jit"`` runs each round as the compiled loops of
+    :mod:`router.solvers.heuristics.kernels`, ``"numpy"`` as whole-array passes
+    (:func:`make_bids`, :func:`accept_bids`); both give the same plan. ``"auto"``: the
+    compiled loops where numba is enabled (:data:`router.jit.ENABLED`)."""
+    if engine not in ("auto", "jit", "numpy"):
+        raise ValueError(f"unknown engine {engine!r}")
+    fast = engine == "jit" or (engine == "auto" and jit.ENABLED)
     if tiebreak is None:
         tiebreak = np.arange(p.n_orders)
-    ao = np.unique(orders)
+    ao = np.asarray(orders, dtype=np.int64)
+    if len(ao) > 1 and not (ao[1:] > ao[:-1]).all():
+        ao = np.unique(ao)
     ao = ao[p.order_arc_ptr[ao + 1] > p.order_arc_ptr[ao]]
     rounds = fallback = 0
+    jr = _JitRound(p, st, pr, priority, tiebreak, mode) if fast else None
     while len(ao) and rounds < max_rounds:
         if chunk is not None and deadline is not None and deadline.expired():
             chunk = None
         rounds += 1
-        b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
-        if b.n_orders == 0:
-            break
-        limit = None if chunk is None else max(1, math.ceil(chunk * b.n_orders))
-        acc = accept_bids(p, st, b, limit)
-        ao = np.setdiff1d(ao, b.silent, assume_unique=True)
-        if len(acc) == 0:
+        if jr is not None:
+            n_bidders, first, silent, n_acc = jr.run(ao, chunk)
+            if n_bidders == 0:
+                break
+            ao = ao[~silent]
+        else:
+            b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
+            if b.n_orders == 0:
+                break
+            limit = None if chunk is None else max(1, math.ceil(chunk * b.n_orders))
+            n_acc = len(accept_bids(p, st, b, limit))
+            ao = np.setdiff1d(ao, b.silent, assume_unique=True)
+            first = int(b.bidders[0])
+        if n_acc == 0:
             # nothing fitted together: route the first bidder alone (sequential rule), retire it
             fallback += 1
-            insert_sequential(p, st, b.bidders[:1], pr)
-            ao = ao[ao != b.bidders[0]]
+            insert_sequential(p, st, np.array([first], dtype=np.int64), pr)
+            ao = ao[ao != first]
         ao = ao[_order_short(p, st, ao) > 0]
     return {"rounds": rounds, "sequential": fallback}
+
+
+def _readonly(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A read-only contiguous view (a copy only where the dtype or layout differs), so that
+    the compiled loops see one array type whatever the caller passed."""
+    v: np.ndarray = np.ascontiguousarray(a, dtype=dtype).view()
+    v.flags.writeable = False
+    return v
+
+
+class _JitRound:
+    """One bidding round as the compiled loops (:mod:`kernels`), over the arrays of ``st``."""
+
+    def __init__(self, p: Problem, st: State, pr: Prices, priority: str,
+                 tiebreak: np.ndarray, mode: str) -> None:
+        if mode not in kernels.MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        self.p, self.st = p, st
+        self.regret = priority == "regret"
+        self.mode = kernels.MODES[mode]
+        # orders by tiebreak (ties by index), once: a round's bidders in this sequence, then
+        # stably by regret, are what lexsort((tiebreak, -regret)) gives, at half its cost
+        self.by_tiebreak = np.argsort(np.asarray(tiebreak), kind="stable")
+        self.is_bidder = np.zeros(p.n_orders, dtype=bool)
+        self.local = np.zeros(p.n_orders, dtype=np.int64)
+        self.unit = _readonly(pr.unit, np.float64)
+        self.fixed = _readonly(pr.fixed, np.float64)
+        self.penalty = _readonly(pr.penalty, np.float64)
+        self.flags = _flags(p)
+
+    def run(self, ao: np.ndarray, chunk: float | None) -> tuple[int, int, np.ndarray, int]:
+        """Bids of the active orders ``ao`` and their acceptance: (bidders, the first bidder
+        by priority, which orders of ``ao`` are silent, orders accepted)."""
+        p, st = self.p, self.st
+        pool_finite, cap_finite, unit_use = self.flags
+        (bidders, ent_ptr, b_e, b_q, b_pk, b_arc, b_node, b_pool, b_amt, reg,
+         silent) = kernels.bid_round(
+            ao, self.mode, self.regret, p.order_line_ptr, p.line_e_ptr, p.e_arc, p.e_pool,
+            p.e_ub, p.e_use, p.arc_node, p.order_arc_ptr, p.order_max_packages, st.x,
+            st.arc_units, st.pool_left, st.cap_left, st.node_pk_left, st.order_npk,
+            st.line_need, self.unit, self.fixed, self.penalty, pool_finite, cap_finite,
+            unit_use)
+        nb = len(bidders)
+        if nb == 0:
+            return 0, -1, silent, 0
+        self.is_bidder[bidders] = True
+        self.local[bidders] = np.arange(nb)
+        seq = self.by_tiebreak[self.is_bidder[self.by_tiebreak]]
+        self.is_bidder[bidders] = False
+        order_rank = self.local[seq]  # bidders by tiebreak ("sequence": the priority)
+        if self.regret:
+            order_rank = order_rank[np.argsort(-reg[order_rank], kind="stable")]
+        n_bid = nb if chunk is None else min(nb, max(1, math.ceil(chunk * nb)))
+        accepted, n_acc = kernels.accept_round(
+            order_rank, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, 4, 2, True,
+            st.pool_left, st.cap_left, st.node_pk_left)
+        kernels.apply_round(bidders, ent_ptr, accepted, b_e, b_q, b_pk, b_arc, p.e_line, st.x,
+                            st.arc_units, st.line_need, st.order_npk)
+        return nb, int(bidders[order_rank[0]]), silent, int(n_acc)
+
+
+_FLAGS: weakref.WeakKeyDictionary[Problem, tuple[bool, bool, bool]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _flags(p: Problem) -> tuple[bool, bool, bool]:
+    """(any finite pool, any finite node capacity, every line-arc uses one unit per unit)."""
+    f = _FLAGS.get(p)
+    if f is None:
+        f = _FLAGS[p] = (bool(np.isfinite(p.pool_qty).any()),
+                         bool(np.isfinite(p.node_capacity).any()),
+                         bool((p.e_use == 1.0).all()))
+    return f
 
 
 def _order_short(p: Problem, st: State, orders: np.ndarray) -> np.ndarray:
@@ -646,3 +748,40 @@ def make_result(name: str, p: Problem, x: np.ndarray | None, seconds: float,
     if lower_bound is not None and obj <= lower_bound + 1e-6 * max(1.0, abs(obj)):
         status = Status.OPTIMAL
     return SolverResult(name, status, x, obj, lower_bound, build_seconds, seconds, stats)
+
+
+_TINY: dict[str, Any] = {
+    "name": "warm-up",
+    "shipping": {"zones": [{"max_km": 100.0, "per_package": 1.0, "per_kg": 0.1},
+                           {"max_km": 2000.0, "per_package": 2.0, "per_kg": 0.2}]},
+    "unfilled_penalty": 50.0,
+    "skus": [{"id": "A", "weight_kg": 1.0}, {"id": "B", "weight_kg": 2.0}],
+    "nodes": [{"id": "W", "kind": "warehouse", "lat": 30.0, "lon": 120.0, "max_units": 3,
+               "inventory": {"A": 2, "B": 2}},
+              {"id": "S", "kind": "store", "lat": 30.1, "lon": 120.1, "service_radius_km": 50.0,
+               "inventory": {"A": 1}}],
+    "orders": [{"id": "O1", "lat": 30.05, "lon": 120.05, "lines": [{"sku": "A", "qty": 2},
+                                                                   {"sku": "B", "qty": 1}]},
+               {"id": "O2", "lat": 30.0, "lon": 120.0, "lines": [{"sku": "A", "qty": 1}]}],
+}
+
+
+def warm_up() -> None:
+    """Load the compiled loops of compilation and of the bidding rounds (compile them, the
+    first time after an install) on a tiny batch, so that no real batch pays for it. Runs
+    once, when this module is imported (with :mod:`router`). Where numba fails, the numpy
+    paths are used instead and the failure is logged."""
+    if not jit.ENABLED:
+        return
+    from router.compile import compile_problem
+    from router.instance import Instance
+
+    try:
+        p = compile_problem(Instance.from_dict(_TINY))
+        insert_orders(p, State(p), np.arange(p.n_orders), true_prices(p), engine="jit")
+    except Exception:  # pragma: no cover  (a broken numba installation)
+        log.warning("compiled loops unavailable; using the numpy paths", exc_info=True)
+        jit.ENABLED = False
+
+
+warm_up()
