@@ -372,23 +372,28 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
 
     # arcs filtered by zone, express and service radius
     km = _distances(net, cols, arc_node, arc_order)
+    near_done = np.zeros(0, dtype=np.int64)
     express_km = net.express_max_km
     limits = net.zone_max_km.tolist()
     if express_km is not None:
         limits.append(express_km)
     if jit.ENABLED:
         lo, hi = _limit_bands(limits)
-        near = _near_limits(km, lo, hi, net.node_radius, arc_node, _NEAR_TOL)
-        km = _recompute(km, near, arc_node, arc_order, net.node_lat, net.node_lon, cols.lat,
-                        cols.lon)
-        (arc_order, arc_node, km, arc_cost, e_line, e_arc, e_pool, e_unit, e_ub, arcs_of,
-         line_arcs_of) = _finish(km, arc_order, arc_node, e_line, e_net, e_arc,
-                                 net.zone_max_km, net.zone_per_package, net.zone_per_kg,
-                                 net.node_radius, cols.express, express_km is not None,
-                                 np.inf if express_km is None else float(express_km),
-                                 net.node_handling_per_package, net.node_handling_per_unit,
-                                 net.sku_weight, line_sku, line_qty, avail, pool_new, n_orders,
-                                 n_lines)
+        express = np.inf if express_km is None else float(express_km)
+        while True:  # a second pass only where a distance lies on a limit (rare)
+            (near, a_order, a_node, a_km, arc_cost, e_line_k, e_arc_k, e_pool, e_unit, e_ub,
+             arcs_of, line_arcs_of) = _finish(
+                km, arc_order, arc_node, e_line, e_net, e_arc, net.zone_max_km,
+                net.zone_per_package, net.zone_per_kg, net.node_radius, cols.express,
+                express_km is not None, express, net.node_handling_per_package,
+                net.node_handling_per_unit, net.sku_weight, line_sku, line_qty, avail,
+                pool_new, n_orders, n_lines, lo, hi, _NEAR_TOL, len(near_done) == 0)
+            if len(near) == 0:
+                break
+            km = _recompute(km, near, arc_node, arc_order, net.node_lat, net.node_lon,
+                            cols.lat, cols.lon)
+            near_done = near
+        arc_order, arc_node, km, e_line, e_arc = a_order, a_node, a_km, e_line_k, e_arc_k
         order_arc_ptr, line_e_ptr = _ptr(arcs_of), _ptr(line_arcs_of)
     else:
         km = _exact_near_limits(km, limits, net.node_radius, arc_node, arc_order,
@@ -737,12 +742,21 @@ def _near_limits(km, lo, hi, node_radius, arc_node, tol):  # pragma: no cover  (
 @njit
 def _finish(km, arc_order, arc_node, e_line, e_net, e_arc, zone_max, zone_pp, zone_pkg,
             node_radius, order_express, has_express, express_km, node_hpp, node_hpu,
-            sku_weight, line_sku, line_qty, avail, pool_new, n_orders,
-            n_lines):  # pragma: no cover  (compiled)
+            sku_weight, line_sku, line_qty, avail, pool_new, n_orders, n_lines, lo, hi, tol,
+            find_near):  # pragma: no cover  (compiled)
     """Arcs kept (a zone, within the node's service radius and the express radius) and their
     costs; line-arcs of the arcs kept, their unit costs and bounds; arcs per order and
-    line-arcs per line."""
+    line-arcs per line. With ``find_near``, first the arcs whose distance lies within a band
+    of a limit or of their node's service radius (the test of :func:`_exact_near_limits`):
+    where there are any, they are returned alone, to be recomputed."""
     n_a = len(km)
+    if find_near:
+        near = _near_limits(km, lo, hi, node_radius, arc_node, tol)
+        if len(near):
+            e0 = np.zeros(0, dtype=np.int64)
+            f0 = np.zeros(0)
+            return (near, e0, e0, f0, f0, e0, e0, e0, f0, e0, e0, e0)
+    near = np.zeros(0, dtype=np.int64)
     n_z = len(zone_max)
     new_index = np.empty(n_a, dtype=np.int64)
     zone = np.empty(n_a, dtype=np.int64)
@@ -795,7 +809,7 @@ def _finish(km, arc_order, arc_node, e_line, e_net, e_arc, zone_max, zone_pp, zo
         o_ub[ne] = np.int64(min(float(line_qty[ln]), avail[p]))
         line_arcs_of[ln] += 1
         ne += 1
-    return (a_order[:na], a_node[:na], a_km[:na], a_cost[:na], o_line[:ne], o_arc[:ne],
+    return (near, a_order[:na], a_node[:na], a_km[:na], a_cost[:na], o_line[:ne], o_arc[:ne],
             o_pool[:ne], o_unit[:ne], o_ub[:ne], arcs_of, line_arcs_of)
 
 

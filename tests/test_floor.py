@@ -193,6 +193,22 @@ def test_greedy_same_plan_on_gap(name: str) -> None:
     assert_within_limits(p, fast)
 
 
+@SETTINGS
+@given(instances(max_nodes=5, max_orders=8), st.data())
+def test_quick_feasibility_check_agrees_with_violations(inst: Instance,
+                                                        data: st.DataObject) -> None:
+    from router.solvers.heuristics.core import _feasible
+
+    p = compile_problem(inst)
+    x, _ = greedy_solution(p)
+    assert x is not None
+    if p.n_line_arcs:  # perturb the plan: some perturbations break a constraint
+        e = data.draw(st.integers(0, p.n_line_arcs - 1))
+        x = x.copy()
+        x[e] += data.draw(st.integers(-2, 3))
+    assert _feasible(p, x) == (not violations(p, x))
+
+
 def test_unknown_engine() -> None:
     p = compile_problem(router.load(HAND / "split.yaml"))
     with pytest.raises(ValueError, match="engine"):

@@ -524,30 +524,36 @@ def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
         ao = np.unique(ao)
     ao = ao[p.order_arc_ptr[ao + 1] > p.order_arc_ptr[ao]]
     rounds = fallback = 0
-    jr = _JitRound(p, st, pr, priority, tiebreak, mode) if fast else None
+    jr = _JitRound(p, st, pr, priority, tiebreak, mode, ao) if fast else None
+    loc = np.arange(len(ao))  # the orders' places in the compiled rounds' cache
     while len(ao) and rounds < max_rounds:
         if chunk is not None and deadline is not None and deadline.expired():
             chunk = None
         rounds += 1
         if jr is not None:
-            n_bidders, first, silent, n_acc = jr.run(ao, chunk)
+            n_bidders, first, silent, n_acc = jr.run(ao, loc, chunk)
             if n_bidders == 0:
                 break
-            ao = ao[~silent]
+            ao, loc = ao[~silent], loc[~silent]
         else:
             b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
             if b.n_orders == 0:
                 break
             limit = None if chunk is None else max(1, math.ceil(chunk * b.n_orders))
             n_acc = len(accept_bids(p, st, b, limit))
-            ao = np.setdiff1d(ao, b.silent, assume_unique=True)
+            keep = ~np.isin(ao, b.silent, assume_unique=True)
+            ao, loc = ao[keep], loc[keep]
             first = int(b.bidders[0])
         if n_acc == 0:
             # nothing fitted together: route the first bidder alone (sequential rule), retire it
             fallback += 1
             insert_sequential(p, st, np.array([first], dtype=np.int64), pr)
-            ao = ao[ao != first]
-        ao = ao[_order_short(p, st, ao) > 0]
+            if jr is not None:
+                jr.forget()
+            keep = ao != first
+            ao, loc = ao[keep], loc[keep]
+        keep = _order_short(p, st, ao) > 0
+        ao, loc = ao[keep], loc[keep]
     return {"rounds": rounds, "sequential": fallback}
 
 
@@ -560,53 +566,90 @@ def _readonly(a: np.ndarray, dtype: type) -> np.ndarray:
 
 
 class _JitRound:
-    """One bidding round as the compiled loops (:mod:`kernels`), over the arrays of ``st``."""
+    """Bidding rounds as the compiled loops (:mod:`kernels`) over the arrays of ``st``, for
+    the orders ``ao`` (sorted) of one :func:`insert_orders` call: their bids of the last
+    round kept, and the round that last changed each pool and node (a kept bid is reused
+    where none of its pools and nodes changed since)."""
 
     def __init__(self, p: Problem, st: State, pr: Prices, priority: str,
-                 tiebreak: np.ndarray, mode: str) -> None:
+                 tiebreak: np.ndarray, mode: str, ao: np.ndarray) -> None:
         if mode not in kernels.MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.p, self.st = p, st
         self.regret = priority == "regret"
         self.mode = kernels.MODES[mode]
-        # orders by tiebreak (ties by index), once: a round's bidders in this sequence, then
-        # stably by regret, are what lexsort((tiebreak, -regret)) gives, at half its cost
-        self.by_tiebreak = np.argsort(np.asarray(tiebreak), kind="stable")
-        self.is_bidder = np.zeros(p.n_orders, dtype=bool)
-        self.local = np.zeros(p.n_orders, dtype=np.int64)
+        n = len(ao)
+        # the orders by tiebreak (ties by index), once: a round's bidders in this sequence,
+        # then stably by regret, are what lexsort((tiebreak, -regret)) gives, at half its cost
+        self.by_tiebreak = np.argsort(np.asarray(tiebreak)[ao], kind="stable")
+        self.is_bidder = np.zeros(n, dtype=bool)
+        self.pos = np.zeros(n, dtype=np.int64)
         self.unit = _readonly(pr.unit, np.float64)
         self.fixed = _readonly(pr.fixed, np.float64)
         self.penalty = _readonly(pr.penalty, np.float64)
         self.flags = _flags(p)
+        self.round_no = 0
+        self.epoch = 0
+        # stock and unit capacity at or above a line's largest need never limit a bid
+        q = float(p.line_qty.max(initial=0))
+        self.pool_lim = q
+        self.cap_lim = q + 1.0 if self.flags[2] else np.inf
+        self.pool_stamp = np.full(len(p.pool_qty), -1, dtype=np.int64)
+        self.node_stamp = np.full(p.n_nodes, -1, dtype=np.int64)
+        self.c_stamp = np.full(n, -1, dtype=np.int64)
+        self.c_n = np.zeros(n, dtype=np.int64)
+        self.c_lptr = np.zeros(n + 1, dtype=np.int64)
+        olp = p.order_line_ptr
+        np.cumsum(olp[ao + 1] - olp[ao], out=self.c_lptr[1:])
+        n_l = int(self.c_lptr[-1])
+        self.c_e = np.zeros(n_l, dtype=np.int64)
+        self.c_q = np.zeros(n_l, dtype=np.int64)
+        self.c_pk = np.zeros(n_l)
+        self.c_arc = np.zeros(n_l, dtype=np.int64)
+        self.c_node = np.zeros(n_l, dtype=np.int64)
+        self.c_pool = np.zeros(n_l, dtype=np.int64)
+        self.c_amt = np.zeros(n_l)
+        self.c_reg = np.zeros(n)
 
-    def run(self, ao: np.ndarray, chunk: float | None) -> tuple[int, int, np.ndarray, int]:
-        """Bids of the active orders ``ao`` and their acceptance: (bidders, the first bidder
-        by priority, which orders of ``ao`` are silent, orders accepted)."""
+    def forget(self) -> None:
+        """Drop every kept bid (the state changed outside the rounds)."""
+        self.epoch = self.round_no + 1
+
+    def run(self, ao: np.ndarray, loc: np.ndarray, chunk: float | None
+            ) -> tuple[int, int, np.ndarray, int]:
+        """Bids of the active orders ``ao`` (``loc``: their places among the call's orders)
+        and their acceptance: (bidders, the first bidder by priority, which orders of ``ao``
+        are silent, orders accepted)."""
         p, st = self.p, self.st
+        self.round_no += 1
         pool_finite, cap_finite, unit_use = self.flags
-        (bidders, ent_ptr, b_e, b_q, b_pk, b_arc, b_node, b_pool, b_amt, reg,
+        (bidders, bid_loc, ent_ptr, b_e, b_q, b_pk, b_arc, b_node, b_pool, b_amt, reg,
          silent) = kernels.bid_round(
-            ao, self.mode, self.regret, p.order_line_ptr, p.line_e_ptr, p.e_arc, p.e_pool,
-            p.e_ub, p.e_use, p.arc_node, p.order_arc_ptr, p.order_max_packages, st.x,
-            st.arc_units, st.pool_left, st.cap_left, st.node_pk_left, st.order_npk,
+            ao, loc, self.mode, self.regret, p.order_line_ptr, p.line_e_ptr, p.e_arc,
+            p.e_pool, p.e_ub, p.e_use, p.arc_node, p.order_arc_ptr, p.order_max_packages,
+            st.x, st.arc_units, st.pool_left, st.cap_left, st.node_pk_left, st.order_npk,
             st.line_need, self.unit, self.fixed, self.penalty, pool_finite, cap_finite,
-            unit_use)
+            unit_use, self.round_no, self.epoch, self.pool_stamp, self.node_stamp,
+            self.c_stamp, self.c_n, self.c_lptr, self.c_e, self.c_q, self.c_pk, self.c_arc,
+            self.c_node, self.c_pool, self.c_amt, self.c_reg)
         nb = len(bidders)
         if nb == 0:
             return 0, -1, silent, 0
-        self.is_bidder[bidders] = True
-        self.local[bidders] = np.arange(nb)
+        self.is_bidder[bid_loc] = True
+        self.pos[bid_loc] = np.arange(nb)
         seq = self.by_tiebreak[self.is_bidder[self.by_tiebreak]]
-        self.is_bidder[bidders] = False
-        order_rank = self.local[seq]  # bidders by tiebreak ("sequence": the priority)
+        self.is_bidder[bid_loc] = False
+        order_rank = self.pos[seq]  # bidders by tiebreak ("sequence": the priority)
         if self.regret:
             order_rank = order_rank[np.argsort(-reg[order_rank], kind="stable")]
         n_bid = nb if chunk is None else min(nb, max(1, math.ceil(chunk * nb)))
         accepted, n_acc = kernels.accept_round(
             order_rank, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, 4, 2, True,
-            st.pool_left, st.cap_left, st.node_pk_left)
-        kernels.apply_round(bidders, ent_ptr, accepted, b_e, b_q, b_pk, b_arc, p.e_line, st.x,
-                            st.arc_units, st.line_need, st.order_npk)
+            st.pool_left, st.cap_left, st.node_pk_left, self.round_no, self.pool_stamp,
+            self.node_stamp, self.pool_lim, self.cap_lim)
+        kernels.apply_round(bidders, bid_loc, ent_ptr, accepted, b_e, b_q, b_pk, b_arc,
+                            p.e_line, st.x, st.arc_units, st.line_need, st.order_npk,
+                            self.c_stamp)
         return nb, int(bidders[order_rank[0]]), silent, int(n_acc)
 
 
@@ -727,6 +770,18 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
     return M.to_x(p, a)
 
 
+def _feasible(p: Problem, x: np.ndarray) -> bool:
+    """A quick check that ``x`` keeps every constraint (the compiled twin of
+    :func:`router.evaluate.violations`, which names what is broken); False is always
+    confirmed by ``violations``."""
+    if not jit.ENABLED or x.shape != (p.n_line_arcs,):
+        return False
+    return bool(kernels.feasible(np.ascontiguousarray(x, dtype=np.int64), p.e_line, p.e_arc,
+                                 p.e_pool, p.e_ub, p.e_use, p.arc_node, p.arc_order,
+                                 p.line_qty, p.line_penalty, p.pool_qty, p.node_max_packages,
+                                 p.node_capacity, p.order_max_packages, p.n_arcs, 1e-6))
+
+
 def make_result(name: str, p: Problem, x: np.ndarray | None, seconds: float,
                 stats: dict[str, Any], lower_bound: float | None = None,
                 build_seconds: float = 0.0) -> SolverResult:
@@ -735,7 +790,7 @@ def make_result(name: str, p: Problem, x: np.ndarray | None, seconds: float,
     from router.evaluate import objective, violations
 
     if x is not None:
-        bad = violations(p, x)
+        bad = [] if _feasible(p, x) else violations(p, x)
         if bad:
             log.error("%s produced an infeasible plan for %s: %s", name, p.name, bad)
             stats = {**stats, "error": "; ".join(bad)}
@@ -778,7 +833,9 @@ def warm_up() -> None:
 
     try:
         p = compile_problem(Instance.from_dict(_TINY))
-        insert_orders(p, State(p), np.arange(p.n_orders), true_prices(p), engine="jit")
+        st = State(p)
+        insert_orders(p, st, np.arange(p.n_orders), true_prices(p), engine="jit")
+        _feasible(p, st.x)
     except Exception:  # pragma: no cover  (a broken numba installation)
         log.warning("compiled loops unavailable; using the numpy paths", exc_info=True)
         jit.ENABLED = False

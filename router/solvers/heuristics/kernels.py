@@ -23,14 +23,23 @@ _COVER = 2
 
 
 @njit
-def bid_round(ao, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, oap,
+def bid_round(ao, ao_loc, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, oap,
               order_maxp, x, arc_units, pool_left, cap_left, node_pk_left, order_npk,
-              line_need, pr_unit, pr_fixed, pr_pen, pool_finite, cap_finite,
-              unit_use):  # pragma: no cover  (compiled; its numpy twin is core.make_bids)
-    """One bid per active order ``ao`` (sorted). Returns the bidders (order ids, in ``ao``
-    order), their entries (``ent_ptr`` into the entry arrays: line-arc, units, new package,
-    package counted (first entry of a new arc), arc, node, pool, capacity used), each
-    bidder's regret, and which orders of ``ao`` are silent."""
+              line_need, pr_unit, pr_fixed, pr_pen, pool_finite, cap_finite, unit_use,
+              round_no, epoch, pool_stamp, node_stamp, c_stamp, c_n, c_lptr, c_e, c_q, c_pk,
+              c_arc, c_node, c_pool, c_amt,
+              c_reg):  # pragma: no cover  (compiled; its numpy twin is core.make_bids)
+    """One bid per active order ``ao`` (sorted; ``ao_loc``: their indices in the cache).
+    Returns the bidders (order ids, in ``ao`` order, and their cache indices), their entries
+    (``ent_ptr`` into the entry arrays: line-arc, units, package counted (the first entry of
+    a new arc), arc, node, pool, capacity used), each bidder's regret, and which orders of
+    ``ao`` are silent.
+
+    A bid is a function of the order's own state (only its own acceptance changes it) and of
+    the stock, unit capacity and packages left at the pools and nodes of its line-arcs. Each
+    order's last bid is kept (``c_*``, computed in round ``c_stamp``); where none of those
+    pools and nodes changed since (``pool_stamp``, ``node_stamp``: the last round that changed
+    each), the kept bid is the bid and is not computed again."""
     inf = np.inf
     n_ao = len(ao)
     tot_l = 0
@@ -53,6 +62,7 @@ def bid_round(ao, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, 
     b_pool = np.empty(tot_l, dtype=np.int64)
     b_amt = np.empty(tot_l, dtype=np.float64)
     bidders = np.empty(n_ao, dtype=np.int64)
+    bid_loc = np.empty(n_ao, dtype=np.int64)
     ent_ptr = np.zeros(n_ao + 1, dtype=np.int64)
     reg_out = np.zeros(n_ao, dtype=np.float64)
     silent = np.zeros(n_ao, dtype=np.bool_)
@@ -76,8 +86,44 @@ def bid_round(ao, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, 
     ne = 0
     for i in range(n_ao):
         o = ao[i]
+        loc = ao_loc[i]
         l0 = olp[o]
         l1 = olp[o + 1]
+        cs = c_stamp[loc]
+        if cs >= epoch:  # a kept bid: still the bid unless a pool or node of it changed
+            clean = True
+            for ln in range(l0, l1):
+                if line_need[ln] <= 0:
+                    continue
+                for e in range(lep[ln], lep[ln + 1]):
+                    if pool_stamp[e_pool[e]] >= cs or node_stamp[arc_node[e_arc[e]]] >= cs:
+                        clean = False
+                        break
+                if not clean:
+                    break
+            if clean:
+                k = c_n[loc]
+                if k == 0:
+                    silent[i] = True
+                    continue
+                c0 = c_lptr[loc]
+                for j in range(k):
+                    b_e[ne + j] = c_e[c0 + j]
+                    b_q[ne + j] = c_q[c0 + j]
+                    b_pk[ne + j] = c_pk[c0 + j]
+                    b_arc[ne + j] = c_arc[c0 + j]
+                    b_node[ne + j] = c_node[c0 + j]
+                    b_pool[ne + j] = c_pool[c0 + j]
+                    b_amt[ne + j] = c_amt[c0 + j]
+                ne += k
+                bidders[nb] = o
+                bid_loc[nb] = loc
+                ent_ptr[nb + 1] = ne
+                reg_out[nb] = c_reg[loc]
+                nb += 1
+                continue
+        c_stamp[loc] = round_no
+        c_n[loc] = 0
         e_base = lep[l0]
         a0 = oap[o]
         a1 = oap[o + 1]
@@ -283,6 +329,7 @@ def bid_round(ao, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, 
                         break
             b_pk[j] = pk
         bidders[nb] = o
+        bid_loc[nb] = loc
         ent_ptr[nb + 1] = ne
         if regret:
             r = second_arc - best if np.isfinite(second_arc) else -best
@@ -294,18 +341,36 @@ def bid_round(ao, mode, regret, olp, lep, e_arc, e_pool, e_ub, e_use, arc_node, 
                 if ACT[li] and LREG[li] > olr:
                     olr = LREG[li]
             reg_out[nb] = max(r, olr)
+        # keep the bid
+        c0 = c_lptr[loc]
+        c_n[loc] = ne - start
+        c_reg[loc] = reg_out[nb]
+        for j in range(ne - start):
+            c_e[c0 + j] = b_e[start + j]
+            c_q[c0 + j] = b_q[start + j]
+            c_pk[c0 + j] = b_pk[start + j]
+            c_arc[c0 + j] = b_arc[start + j]
+            c_node[c0 + j] = b_node[start + j]
+            c_pool[c0 + j] = b_pool[start + j]
+            c_amt[c0 + j] = b_amt[start + j]
         nb += 1
-    return (bidders[:nb], ent_ptr[:nb + 1], b_e[:ne], b_q[:ne], b_pk[:ne], b_arc[:ne],
-            b_node[:ne], b_pool[:ne], b_amt[:ne], reg_out[:nb], silent)
+    return (bidders[:nb], bid_loc[:nb], ent_ptr[:nb + 1], b_e[:ne], b_q[:ne], b_pk[:ne],
+            b_arc[:ne], b_node[:ne], b_pool[:ne], b_amt[:ne], reg_out[:nb], silent)
 
 
 @njit
 def accept_round(rank_order, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, n_blocks,
-                 retries, reserve, pool_left, cap_left,
-                 node_pk_left):  # pragma: no cover  (compiled; its numpy twin: accept_bids)
+                 retries, reserve, pool_left, cap_left, node_pk_left, round_no, pool_stamp,
+                 node_stamp, pool_lim,
+                 cap_lim):  # pragma: no cover  (compiled; its numpy twin: accept_bids)
     """Which bidders' bids are accepted, ranks taken in order (``rank_order``: bidder
     indices by rank; see :func:`core.accept_bids`). Stock, unit and package capacity left
-    are updated here; the units themselves by :func:`apply_round`."""
+    are updated here, the units themselves by :func:`apply_round`.
+
+    Pools and nodes whose change may change a bid are stamped with ``round_no``: a bid reads
+    stock and unit capacity only through ``min(need, stock, capacity)``, which cannot change
+    while they stay at ``pool_lim`` / ``cap_lim`` (a line's largest need) or more, and
+    packages left only as at least one or not."""
     n_pool = len(pool_left)
     n_nodes = len(cap_left)
     held_pool = np.zeros(n_pool)
@@ -385,9 +450,15 @@ def accept_round(rank_order, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, n
                 n_acc += 1
                 accepted[rank_order[r]] = True
                 for j in range(r_ptr[r], r_ptr[r + 1]):
-                    pool_left[r_pool[j]] -= r_q[j]
-                    cap_left[r_node[j]] -= r_amt[j]
-                    node_pk_left[r_node[j]] -= r_pk[j]
+                    pl = r_pool[j]
+                    n = r_node[j]
+                    pool_left[pl] -= r_q[j]
+                    cap_left[n] -= r_amt[j]
+                    node_pk_left[n] -= r_pk[j]
+                    if pool_left[pl] < pool_lim:
+                        pool_stamp[pl] = round_no
+                    if cap_left[n] < cap_lim or (r_pk[j] > 0.0 and node_pk_left[n] < 1.0):
+                        node_stamp[n] = round_no
             m = m2
         if reserve and m > 0 and hi < n_bid:
             for i in range(m):
@@ -404,14 +475,16 @@ def accept_round(rank_order, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, n
 
 
 @njit
-def apply_round(bidders, ent_ptr, accepted, b_e, b_q, b_pk, b_arc, e_line, x, arc_units,
-                line_need, order_npk):  # pragma: no cover  (compiled)
+def apply_round(bidders, bid_loc, ent_ptr, accepted, b_e, b_q, b_pk, b_arc, e_line, x,
+                arc_units, line_need, order_npk, c_stamp):  # pragma: no cover  (compiled)
     """The units of the accepted bids (in order of the orders, so memory is read in
-    sequence): line-arcs, lines, arcs and the orders' package counts."""
+    sequence): line-arcs, lines, arcs and the orders' package counts. The kept bids of the
+    orders accepted are dropped."""
     for b in range(len(bidders)):
         if not accepted[b]:
             continue
         o = bidders[b]
+        c_stamp[bid_loc[b]] = -1
         for j in range(ent_ptr[b], ent_ptr[b + 1]):
             e = b_e[j]
             q = b_q[j]
@@ -420,3 +493,45 @@ def apply_round(bidders, ent_ptr, accepted, b_e, b_q, b_pk, b_arc, e_line, x, ar
             arc_units[b_arc[j]] += q
             if b_pk[j] > 0.0:
                 order_npk[o] += 1
+
+
+@njit
+def feasible(x, e_line, e_arc, e_pool, e_ub, e_use, arc_node, arc_order, line_qty,
+             line_penalty, pool_qty, node_max_packages, node_capacity, order_max_packages,
+             n_arcs, tol):  # pragma: no cover  (compiled; its twin: evaluate.violations)
+    """Whether ``x`` keeps every constraint that :func:`router.evaluate.violations` checks
+    (one pass over the line-arcs, sums in the same order)."""
+    n_e = len(x)
+    arc_units = np.zeros(n_arcs)
+    shipped = np.zeros(len(line_qty))
+    pool_used = np.zeros(len(pool_qty))
+    node_use = np.zeros(len(node_capacity))
+    for e in range(n_e):
+        q = x[e]
+        if q < 0 or q > e_ub[e]:
+            return False
+        a = e_arc[e]
+        arc_units[a] += q
+        shipped[e_line[e]] += q
+        pool_used[e_pool[e]] += q
+        node_use[arc_node[a]] += q * e_use[e]
+    for ln in range(len(line_qty)):
+        s = np.int64(shipped[ln])
+        if s > line_qty[ln] or (np.isinf(line_penalty[ln]) and s < line_qty[ln]):
+            return False
+    for k in range(len(pool_qty)):
+        if pool_used[k] > pool_qty[k] + tol:
+            return False
+    node_pk = np.zeros(len(node_capacity))
+    order_pk = np.zeros(len(order_max_packages), dtype=np.int64)
+    for a in range(n_arcs):
+        if arc_units[a] > 0:
+            node_pk[arc_node[a]] += 1.0
+            order_pk[arc_order[a]] += 1
+    for n in range(len(node_capacity)):
+        if node_pk[n] > node_max_packages[n] + tol or node_use[n] > node_capacity[n] + tol:
+            return False
+    for o in range(len(order_max_packages)):  # noqa: SIM110  (compiled: no generators)
+        if order_pk[o] > order_max_packages[o]:
+            return False
+    return True
