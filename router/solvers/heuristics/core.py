@@ -23,6 +23,12 @@ One bidding round, over all active orders at once:
 
 Rounds accept at least one bid each (else the first order is inserted sequentially), so the
 loop ends; a round costs time linear in the line-arcs of the orders still active.
+
+Two engines run the rounds with the same arithmetic and give the same plan: compiled loops
+(:mod:`router.solvers.heuristics.kernels`, numba; order by order, an order's last bid reused
+while nothing it reads has changed) and whole-array numpy passes (:func:`make_bids`,
+:func:`accept_bids`), the reference that tests compare them with (``engine`` of
+:func:`insert_orders`; ``ROUTER_JIT=0`` selects numpy everywhere).
 """
 
 from __future__ import annotations
