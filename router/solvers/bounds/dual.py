@@ -166,6 +166,31 @@ class Lagrangian:
         self.b = np.where(self.finite, b, 0.0)
         self.e_node = p.e_node
         self.integral = integral_costs(p)
+        self.cap = self._price_caps()
+
+    def _price_caps(self) -> np.ndarray:
+        """The most a plan could gain from one unit of each row (R,): no optimal price is
+        above it (beyond it no plan uses the row, and a lower price bounds higher), so
+        prices are clipped to it. ``inf`` where lines must be filled."""
+        p, orc = self.p, self.oracle
+        n_p, n = self.n_pool, self.n_node
+        pen = np.where(orc.must, np.inf, orc.pen_fin)[p.e_line]
+        gain = np.maximum(pen - p.e_unit_cost, 0.0)
+        cap = np.zeros(self.n_rows)
+        np.maximum.at(cap[:n_p], p.e_pool, gain)
+        per_use = np.where(p.e_use > 0, gain / np.where(p.e_use > 0, p.e_use, 1.0), 0.0)
+        cap_n = np.zeros(n)
+        np.maximum.at(cap_n, self.e_node, per_use)
+        cap[n_p + n:] = cap_n
+        arc_gain = np.bincount(p.e_arc, weights=np.where(np.isinf(gain), 0.0,
+                                                         gain * orc.tf), minlength=p.n_arcs)
+        arc_inf = np.bincount(p.e_arc, weights=np.isinf(gain).astype(np.float64),
+                              minlength=p.n_arcs) > 0
+        arc_gain = np.where(arc_inf, np.inf, arc_gain - p.arc_cost)
+        pk = np.zeros(n)
+        np.maximum.at(pk, p.arc_node, np.maximum(arc_gain, 0.0))
+        cap[n_p:n_p + n] = pk
+        return np.where(self.finite, cap, 0.0)
 
     def priced(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit rates (E,) and package costs (A,) at prices ``lam`` (full row vector)."""
@@ -177,7 +202,7 @@ class Lagrangian:
 
     def value(self, lam: np.ndarray) -> tuple[float, OracleAnswer]:
         """The proven bound at prices ``lam`` (``>= 0``, zero on rows without a limit)."""
-        lam = np.where(self.finite, np.maximum(np.asarray(lam, dtype=np.float64), 0.0), 0.0)
+        lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, self.cap)
         rate, fixed = self.priced(lam)
         ans = self.oracle.solve(rate, fixed)
         if np.isinf(ans.value).any():
@@ -264,8 +289,17 @@ class _Columns:
 
 
 class _Master:
-    """The restricted master LP in HiGHS: convexity rows of master orders, coupling rows,
-    elastic overload columns; columns added in batches."""
+    """The restricted master LP in HiGHS.
+
+    Every master order has a *reference* plan; each of its other plans is a column
+    ``z in [0, 1]`` whose cost and row loads are counted relative to the reference (so
+    ``z = 0`` everywhere means every order ships its reference, whose loads sit on the
+    right-hand sides). An order with one other plan needs no row of its own; one with
+    several gets ``sum z <= 1``. Most orders have two plans, so the LP has about as many
+    rows as coupling rows, not as orders. Each coupling row has an elastic overload
+    column. Every plan (reference or not) is also kept here with its absolute cost and
+    loads, for pricing and for rows added later.
+    """
 
     def __init__(self, lag: Lagrangian, elastic: float) -> None:
         import highspy
@@ -281,84 +315,206 @@ class _Master:
         h.setOptionValue("threads", 1)
         h.setOptionValue("presolve", "off")
         self.elastic = elastic
+        n_o = lag.p.n_orders
         self.n_rows = 0
         self.n_cols = 0
-        self.row_of = np.full(lag.n_rows, -1, dtype=np.int64)  # coupling row -> master row
-        self.conv_of = np.full(lag.p.n_orders, -1, dtype=np.int64)  # order -> master row
-        # every column's loads (global coupling rows), kept to fill rows added later
-        self.c_col: list[np.ndarray] = []
-        self.c_row: list[np.ndarray] = []
-        self.c_val: list[np.ndarray] = []
-        self.col_order: list[np.ndarray] = []
+        self.row_of = np.full(lag.n_rows, -1, dtype=np.int64)  # coupling row -> LP row
+        self.in_master = np.zeros(n_o, dtype=bool)
+        self.ref = np.full(n_o, -1, dtype=np.int64)  # plan id of the reference
+        self.n_other = np.zeros(n_o, dtype=np.int64)
+        self.first_other = np.full(n_o, -1, dtype=np.int64)  # its LP column
+        self.conv = np.full(n_o, -1, dtype=np.int64)  # LP row sum z <= 1
+        self.ref_load = np.zeros(lag.n_rows)
+        self.const = 0.0
+        # every plan: order, cost, LP column (-1: a reference), loads (plan, row, value)
+        self.p_order: list[np.ndarray] = []
+        self.p_cost: list[np.ndarray] = []
+        self.p_col: list[np.ndarray] = []
+        self.l_plan: list[np.ndarray] = []
+        self.l_row: list[np.ndarray] = []
+        self.l_val: list[np.ndarray] = []
+        self.n_plans = 0
+        self._cache: tuple[np.ndarray, ...] | None = None
+
+    # -- the plan store ------------------------------------------------------------------
+
+    def _store(self, cols: _Columns, which: np.ndarray, lp_col: np.ndarray) -> np.ndarray:
+        """Keep plans ``which`` of ``cols``; returns their plan ids."""
+        k = len(which)
+        ids = self.n_plans + np.arange(k)
+        local = np.full(len(cols.orders), -1, dtype=np.int64)
+        local[which] = ids
+        sel = local[cols.col] >= 0
+        self.p_order.append(cols.orders[which])
+        self.p_cost.append(cols.cost[which])
+        self.p_col.append(lp_col)
+        self.l_plan.append(local[cols.col[sel]])
+        self.l_row.append(cols.row[sel])
+        self.l_val.append(cols.val[sel])
+        self.n_plans += k
+        self._cache = None
+        return ids
+
+    def plans(self) -> tuple[np.ndarray, ...]:
+        if self._cache is None:
+            self._cache = tuple(np.concatenate(a) if a else np.zeros(0) for a in (
+                self.p_order, self.p_cost, self.p_col, self.l_plan, self.l_row, self.l_val))
+            self.p_order, self.p_cost, self.p_col = ([self._cache[0]], [self._cache[1]],
+                                                     [self._cache[2]])
+            self.l_plan, self.l_row, self.l_val = ([self._cache[3]], [self._cache[4]],
+                                                   [self._cache[5]])
+        return self._cache
+
+    def sigma(self, lam: np.ndarray) -> np.ndarray:
+        """Least priced cost at ``lam`` over each master order's plans (O,), ``inf``
+        outside the master (the convexity dual of the master, at its optimum)."""
+        order, cost, _, lp, lr, lv = self.plans()
+        priced = cost + np.bincount(lp.astype(np.int64), weights=lv * lam[lr.astype(np.int64)],
+                                    minlength=len(cost))
+        out = np.full(self.lag.p.n_orders, np.inf)
+        np.minimum.at(out, order.astype(np.int64), priced)
+        return out
+
+    # -- building ------------------------------------------------------------------------
+
+    def _rhs(self, rows: np.ndarray) -> np.ndarray:
+        return self.lag.b[rows] - self.ref_load[rows]
 
     def add_rows(self, rows: np.ndarray) -> None:
-        """Coupling rows (global ids) with the loads of the columns already there, and an
-        elastic overload column each."""
+        """Coupling rows (global ids): relative loads of the columns already there, the
+        right-hand side less the references' loads, an elastic overload column each."""
         rows = rows[self.row_of[rows] < 0]
         if len(rows) == 0:
             return
-        lag = self.lag
         first = self.n_rows
         self.row_of[rows] = first + np.arange(len(rows))
-        if self.c_col:
-            cc, cr, cv = (np.concatenate(self.c_col), np.concatenate(self.c_row),
-                          np.concatenate(self.c_val))
-            sel = np.isin(cr, rows)
-            cc, cr, cv = cc[sel], cr[sel], cv[sel]
-        else:
-            cc = cr = np.zeros(0, dtype=np.int64)
-            cv = np.zeros(0)
-        mr = self.row_of[cr] - first
-        o = np.lexsort((cc, mr))
-        mr, cc, cv = mr[o], cc[o], cv[o]
+        order, _, pcol, lp, lr, lv = self.plans()
+        lp, lr = lp.astype(np.int64), lr.astype(np.int64)
+        sel = self.row_of[lr] >= first if len(lr) else np.zeros(0, dtype=bool)
+        lp, lr, lv = lp[sel], lr[sel], lv[sel]
+        pc = pcol.astype(np.int64)
+        po = order.astype(np.int64)
+        other = pc[lp] >= 0
+        # columns: + their own loads; - the loads of their order's reference
+        cc = [pc[lp[other]]]
+        cr = [lr[other]]
+        cv = [lv[other]]
+        refs = ~other
+        if refs.any():
+            ro, rr, rv = po[lp[refs]], lr[refs], lv[refs]
+            cols_of = np.flatnonzero(pc >= 0)
+            by = cols_of[np.argsort(po[cols_of], kind="stable")]
+            ptr = np.searchsorted(po[by], np.arange(self.lag.p.n_orders + 1))
+            cnt = ptr[ro + 1] - ptr[ro]
+            idx = expand_ranges(ptr[ro], cnt)
+            cc.append(pc[by[idx]])
+            cr.append(np.repeat(rr, cnt))
+            cv.append(-np.repeat(rv, cnt))
+        ec, er, ev = np.concatenate(cc), np.concatenate(cr), np.concatenate(cv)
+        key = (self.row_of[er] - first) * (self.n_cols + 1) + ec
+        uk, inv = np.unique(key, return_inverse=True)
+        ev = np.bincount(inv, weights=ev, minlength=len(uk))
+        mr, ec = uk // (self.n_cols + 1), uk % (self.n_cols + 1)
+        keep = ev != 0
+        mr, ec, ev = mr[keep], ec[keep], ev[keep]
         starts = np.searchsorted(mr, np.arange(len(rows))).astype(np.int32)
         inf = self.hs.kHighsInf
-        self.h.addRows(len(rows), np.full(len(rows), -inf), lag.b[rows], len(cc), starts,
-                       cc.astype(np.int32), cv.astype(np.float64))
+        self.h.addRows(len(rows), np.full(len(rows), -inf), self._rhs(rows), len(ec), starts,
+                       ec.astype(np.int32), ev.astype(np.float64))
         self.n_rows += len(rows)
-        # elastic columns: -1 on each new row
         k = len(rows)
-        self.h.addCols(k, np.full(k, self.elastic), np.zeros(k), np.full(k, inf), k,
+        self.h.addCols(k, np.minimum(self.elastic, self.lag.cap[rows]), np.zeros(k),
+                       np.full(k, inf), k,
                        np.arange(k, dtype=np.int32), (first + np.arange(k)).astype(np.int32),
                        np.full(k, -1.0))
         self.n_cols += k
 
-    def add_orders(self, orders: np.ndarray) -> None:
-        orders = orders[self.conv_of[orders] < 0]
-        if len(orders) == 0:
+    def add_orders(self, cols: _Columns, which: np.ndarray) -> None:
+        """Orders ``cols.orders[which]`` enter with those plans as their references."""
+        orders = cols.orders[which]
+        fresh = ~self.in_master[orders]
+        which, orders = which[fresh], orders[fresh]
+        if len(which) == 0:
             return
-        k = len(orders)
-        self.conv_of[orders] = self.n_rows + np.arange(k)
-        self.h.addRows(k, np.ones(k), np.ones(k), 0, np.zeros(k, dtype=np.int32),
-                       np.zeros(0, dtype=np.int32), np.zeros(0))
-        self.n_rows += k
+        self.in_master[orders] = True
+        ids = self._store(cols, which, np.full(len(which), -1, dtype=np.int64))
+        self.ref[orders] = ids
+        self.const += float(cols.cost[which].sum())
+        local = np.full(len(cols.orders), False)
+        local[which] = True
+        sel = local[cols.col]
+        np.add.at(self.ref_load, cols.row[sel], cols.val[sel])
+        touched = np.unique(cols.row[sel])
+        touched = touched[self.row_of[touched] >= 0]
+        if len(touched):
+            self.h.changeRowsBounds(  # type: ignore[attr-defined]
+                len(touched), self.row_of[touched].astype(np.int32),
+                                    np.full(len(touched), -self.hs.kHighsInf),
+                                    self._rhs(touched))
 
     def add_columns(self, cols: _Columns, which: np.ndarray) -> int:
-        """Plans ``which`` (indices into ``cols``) of orders already in the master."""
+        """Plans ``which`` of ``cols`` (orders already in the master) as new columns."""
+        which = which[self.in_master[cols.orders[which]]]
         if len(which) == 0:
             return 0
         k = len(which)
-        new_id = np.full(len(cols.orders), -1, dtype=np.int64)
-        new_id[which] = self.n_cols + np.arange(k)
-        sel = new_id[cols.col] >= 0
-        gc, gr, gv = new_id[cols.col[sel]], cols.row[sel], cols.val[sel]
-        # column-wise entries: convexity row, then the coupling rows already in the master
-        in_m = self.row_of[gr] >= 0
-        ec = np.concatenate([new_id[which], gc[in_m]])
-        er = np.concatenate([self.conv_of[cols.orders[which]], self.row_of[gr[in_m]]])
-        ev = np.concatenate([np.ones(k), gv[in_m]])
-        o = np.lexsort((er, ec))
-        ec, er, ev = ec[o], er[o], ev[o]
-        starts = np.searchsorted(ec, self.n_cols + np.arange(k)).astype(np.int32)
-        inf = self.hs.kHighsInf
-        self.h.addCols(k, cols.cost[which], np.zeros(k), np.full(k, inf), len(ec), starts,
+        orders = cols.orders[which]
+        lp_col = self.n_cols + np.arange(k)
+        # relative loads on the master's rows: own loads minus the reference's
+        local = np.full(len(cols.orders), -1, dtype=np.int64)
+        local[which] = np.arange(k)
+        sel = local[cols.col] >= 0
+        c_own, r_own, v_own = local[cols.col[sel]], cols.row[sel], cols.val[sel]
+        _, _, _, lp, lr, lv = self.plans()
+        lp, lr = lp.astype(np.int64), lr.astype(np.int64)
+        ref_ids = self.ref[orders]
+        pos = np.full(self.n_plans, -1, dtype=np.int64)
+        pos[ref_ids] = np.arange(k)
+        rs = pos[lp] >= 0 if len(lp) else np.zeros(0, dtype=bool)
+        c_ref, r_ref, v_ref = pos[lp[rs]], lr[rs], lv[rs]
+        ec = np.concatenate([c_own, c_ref])
+        er = np.concatenate([r_own, r_ref])
+        ev = np.concatenate([v_own, -v_ref])
+        inm = self.row_of[er] >= 0
+        ec, er, ev = ec[inm], self.row_of[er[inm]], ev[inm]
+        # convexity rows of orders that already have one
+        has = self.conv[orders] >= 0
+        ec = np.concatenate([ec, np.flatnonzero(has)])
+        er = np.concatenate([er, self.conv[orders[has]]])
+        ev = np.concatenate([ev, np.ones(int(has.sum()))])
+        key = ec * (self.n_rows + 1) + er
+        uk, inv = np.unique(key, return_inverse=True)
+        ev = np.bincount(inv, weights=ev, minlength=len(uk))
+        ec, er = uk // (self.n_rows + 1), uk % (self.n_rows + 1)
+        keep = ev != 0
+        ec, er, ev = ec[keep], er[keep], ev[keep]
+        starts = np.searchsorted(ec, np.arange(k)).astype(np.int32)
+        cost = cols.cost[which] - self._ref_cost(orders)
+        self.h.addCols(k, cost, np.zeros(k), np.ones(k), len(ec), starts,
                        er.astype(np.int32), ev)
-        self.c_col.append(gc)
-        self.c_row.append(gr)
-        self.c_val.append(gv)
-        self.col_order.append(cols.orders[which])
         self.n_cols += k
+        self._store(cols, which, lp_col)
+        # orders whose second column this is: a row sum z <= 1 over both
+        second = np.flatnonzero((self.n_other[orders] == 1) & ~has)
+        if len(second):
+            n2 = len(second)
+            o2 = orders[second]
+            idx = np.stack([self.first_other[o2], lp_col[second]], axis=1).reshape(-1)
+            self.conv[o2] = self.n_rows + np.arange(n2)
+            self.h.addRows(n2, np.full(n2, -self.hs.kHighsInf), np.ones(n2), 2 * n2,
+                           np.arange(0, 2 * n2, 2, dtype=np.int32), idx.astype(np.int32),
+                           np.ones(2 * n2))
+            self.n_rows += n2
+        first = self.n_other[orders] == 0
+        self.first_other[orders[first]] = lp_col[first]
+        self.n_other[orders] += 1
         return k
+
+    def _ref_cost(self, orders: np.ndarray) -> np.ndarray:
+        _, cost, _, _, _, _ = self.plans()
+        return cost[self.ref[orders]]
+
+    # -- solving -------------------------------------------------------------------------
 
     def solve(self, seconds: float | None) -> bool:
         if seconds is not None:
@@ -366,27 +522,25 @@ class _Master:
         self.h.run()
         return self.h.getModelStatus() == self.hs.HighsModelStatus.kOptimal
 
-    def duals(self) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-        """(row prices (R,) >= 0, convexity duals (O,), value, column values)."""
+    def duals(self) -> tuple[np.ndarray, float, np.ndarray]:
+        """(row prices (R,) >= 0, value of the master orders, column values)."""
         sol = self.h.getSolution()
         rd = np.asarray(sol.row_dual, dtype=np.float64)
         lam = np.zeros(self.lag.n_rows)
         m = self.row_of >= 0
         lam[m] = np.maximum(0.0, -rd[self.row_of[m]])
-        sigma = np.zeros(self.lag.p.n_orders)
-        c = self.conv_of >= 0
-        sigma[c] = rd[self.conv_of[c]]
-        val = float(self.h.getInfo().objective_function_value)
-        return lam, sigma, val, np.asarray(sol.col_value, dtype=np.float64)
+        val = float(self.h.getInfo().objective_function_value) + self.const
+        return lam, val, np.asarray(sol.col_value, dtype=np.float64)
 
     def loads(self, z: np.ndarray) -> np.ndarray:
-        """Loads of every coupling row (R,) by the master's columns at values ``z``."""
-        out = np.zeros(self.lag.n_rows)
-        if self.c_col:
-            cc, cr, cv = (np.concatenate(self.c_col), np.concatenate(self.c_row),
-                          np.concatenate(self.c_val))
-            out += np.bincount(cr, weights=cv * z[cc], minlength=self.lag.n_rows)
-        return out
+        """Loads of every coupling row (R,) by the master orders at column values ``z``."""
+        order, _, pcol, lp, lr, lv = self.plans()
+        pc = pcol.astype(np.int64)
+        w = np.where(pc >= 0, z[np.maximum(pc, 0)], 0.0)
+        taken = np.bincount(order.astype(np.int64), weights=w, minlength=self.lag.p.n_orders)
+        w = np.where(pc >= 0, w, 1.0 - taken[order.astype(np.int64)])
+        return np.bincount(lr.astype(np.int64), weights=lv * w[lp.astype(np.int64)],
+                           minlength=self.lag.n_rows)
 
 
 def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
@@ -424,7 +578,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
             seconds=time.perf_counter() - t0, oracle_seconds=clock["oracle"],
             master_seconds=clock["master"], master_value=mval,
             master_rows=0 if master is None else int((master.row_of >= 0).sum()),
-            master_orders=0 if master is None else int((master.conv_of >= 0).sum()),
+            master_orders=0 if master is None else int(master.in_master.sum()),
             columns=0 if master is None else master.n_cols, exact_oracle=exact,
             history=tuple(history))
         return BoundResult(bound, DualPrices.from_vector(p, lam), stats, x)
@@ -443,12 +597,15 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         return result(best, lam0, "feasible", 0, None, None, exact,
                       np.rint(ans0.x).astype(np.int64))
     best_lam = lam0
+    if (limit is not None and limit <= 0) or left() <= 0:
+        return result(best, best_lam, "iterations" if left() > 0 else "deadline", 0, None,
+                      None, exact)
     try:
         import highspy  # noqa: F401
     except ImportError:
         return result(best, best_lam, "no_master", 0, None, None, exact)
 
-    # the plans at zero prices: the implicit column of every order outside the master
+    # the plans at zero prices: the implicit plan of every order outside the master
     cols0 = _Columns(lag, ans0, np.arange(p.n_orders))
     cost0 = cols0.cost
     top = float(np.max(lag.oracle.base + np.bincount(p.arc_order, weights=p.arc_cost,
@@ -459,43 +616,35 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
     master = _Master(lag, params.elastic_factor * top / min(1.0, use_min))
     in_master = np.zeros(n_rows, dtype=bool)
 
-    def admit_orders(orders: np.ndarray) -> None:
-        """Orders enter with their zero-price plan and, where penalties allow, the plan that
-        ships nothing (so the master never needs its elastic columns for them)."""
-        orders = orders[master.conv_of[orders] < 0]
-        if len(orders) == 0:
-            return
-        master.add_orders(orders)
-        sub = _Columns(lag, ans0, orders)
-        master.add_columns(sub, np.arange(len(orders)))
-        empty = orders[lag.oracle.n_must[orders] == 0]
-        if len(empty):
-            none = OracleAnswer(np.zeros(p.n_orders), np.zeros(p.n_line_arcs),
-                                np.zeros(p.n_arcs))
-            master.add_columns(_Columns(lag, none, empty), np.arange(len(empty)))
-
     def admit_rows(rows: np.ndarray) -> None:
+        """Coupling rows enter; outside orders whose zero-price plan loads one of them enter
+        with that plan as their reference."""
         rows = rows[~in_master[rows]]
         if len(rows) == 0:
             return
         in_master[rows] = True
         master.add_rows(rows)
-        # outside orders whose zero-price plan loads a new row join the master
         touch = np.zeros(n_rows, dtype=bool)
         touch[rows] = True
-        hit = np.unique(cols0.orders[cols0.col[touch[cols0.row]]])
-        admit_orders(hit)
+        hit = np.unique(cols0.col[touch[cols0.row]])
+        hit = hit[~master.in_master[hit]]
+        if len(hit):
+            master.add_orders(cols0, hit)
 
-    admit_rows(over)
-    if params.avoid_start:
-        # a first alternative for every master order: its best plan when the overloaded
-        # rows are closed (priced out); with it the first master is a sensible LP
-        lam_avoid = np.zeros(n_rows)
-        lam_avoid[over] = master.elastic
-        _, ans_a = value(lam_avoid)
-        orders = np.flatnonzero(master.conv_of >= 0)
-        cols = _Columns(lag, ans_a, orders)
-        master.add_columns(cols, np.arange(len(orders)))
+    # the first master: the orders loading the overloaded rows at zero prices, with their
+    # best plan when those rows are closed (the reference) and their zero-price plan
+    in_master[over] = True
+    touch = np.zeros(n_rows, dtype=bool)
+    touch[over] = True
+    first = np.unique(cols0.col[touch[cols0.row]])
+    lam_avoid = np.zeros(n_rows)
+    lam_avoid[over] = master.elastic
+    _, ans_a = value(lam_avoid)
+    ref = _Columns(lag, ans_a, first)
+    master.add_orders(ref, np.arange(len(first)))
+    master.add_rows(over)
+    differs = np.flatnonzero(ref.cost != cost0[first])
+    master.add_columns(cols0, first[differs])
     it = 0
     mval: float | None = None
     stop = "iterations"
@@ -515,16 +664,17 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         if not ok:
             stop = "master"
             break
-        lam_m, sigma, mval, z = master.duals()
-        mval += float(cost0[master.conv_of < 0].sum())  # the orders outside the master
+        lam_m, mval, z = master.duals()
+        outside = ~master.in_master
+        mval += float(cost0[outside].sum())
         # rows the master's solution overloads (with the outside orders' plans)
-        loads = master.loads(z) + _outside_loads(cols0, master.conv_of, n_rows)
+        loads = master.loads(z) + _outside_loads(cols0, outside, n_rows)
         new_rows = np.flatnonzero(lag.finite & ~in_master & (loads > lag.b + 1e-9))
         if len(new_rows) == 0 and best >= mval - params.tolerance * max(1.0, abs(mval)):
             stop = "converged"
             break
-        # outside orders: their implicit column's price is its cost
-        sig = np.where(master.conv_of >= 0, sigma, cost0)
+        # the least priced cost of each order's known plans (outside: its zero-price plan)
+        sig = np.where(outside, cost0, master.sigma(lam_m))
         added = 0
         for alpha in ((params.smoothing, 0.0) if params.smoothing > 0 else (0.0,)):
             lam = alpha * best_lam + (1.0 - alpha) * lam_m
@@ -536,15 +686,17 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
                 best, best_lam = lb, lam
                 history.append((time.perf_counter() - t0, best))
             # master orders may improve with any plan, the others only with a plan that
-            # loads a master row (else their zero-price plan stays the best)
-            inside = master.conv_of >= 0
-            inside[_touching(lag, ans, in_master)] = True
-            touch = np.flatnonzero(inside)
-            cols = _Columns(lag, ans, touch)
-            rc = cols.priced_cost(lam_m) - sig[touch]
-            cand = np.flatnonzero(rc < -1e-9 * (1.0 + np.abs(sig[touch])))
+            # loads a master row (else their zero-price plan stays their best)
+            cand_o = master.in_master.copy()
+            cand_o[_touching(lag, ans, in_master)] = True
+            touch_o = np.flatnonzero(cand_o)
+            cols = _Columns(lag, ans, touch_o)
+            rc = cols.priced_cost(lam_m) - sig[touch_o]
+            cand = np.flatnonzero(rc < -1e-9 * (1.0 + np.abs(sig[touch_o])))
             if len(cand):
-                admit_orders(cols.orders[cand])
+                newcomers = cand[~master.in_master[cols.orders[cand]]]
+                if len(newcomers):  # they enter with their zero-price plan as reference
+                    master.add_orders(cols0, cols.orders[newcomers])
                 added = master.add_columns(cols, cand)
                 break
         if len(new_rows):
@@ -570,9 +722,11 @@ def _touching(lag: Lagrangian, ans: OracleAnswer, rows: np.ndarray) -> np.ndarra
     return np.flatnonzero(mark)
 
 
-def _outside_loads(cols0: _Columns, conv_of: np.ndarray, n_rows: int) -> np.ndarray:
-    outside = conv_of[cols0.orders[cols0.col]] < 0
-    return np.bincount(cols0.row[outside], weights=cols0.val[outside], minlength=n_rows)
+def _outside_loads(cols0: _Columns, outside: np.ndarray, n_rows: int) -> np.ndarray:
+    """Loads of the zero-price plans of the orders outside the master (cols0 holds every
+    order, in order)."""
+    sel = outside[cols0.col]
+    return np.bincount(cols0.row[sel], weights=cols0.val[sel], minlength=n_rows)
 
 
 def bound_stats_dict(stats: BoundStats) -> dict[str, Any]:
