@@ -53,7 +53,12 @@ from router.solvers.bounds.oracle import (
 
 log = logging.getLogger(__name__)
 
-ROUNDING = 1e-9  # relative rounding margin of a bound (far above float64's summation error)
+# relative rounding margin of a bound, times the magnitudes summed into it: float64 sums of
+# up to 10^5 terms err by at most about 10^-11 of those magnitudes
+ROUNDING = 1e-10
+# an oracle call takes about 5e-7 s per line-arc (one core; 1 s on 2 million line-arcs): with
+# less time than this optimistic figure left, no call is started
+ORACLE_SECONDS_PER_LINE_ARC = 2e-7
 
 
 class DeadlineLike(Protocol):
@@ -208,7 +213,8 @@ class Lagrangian:
         if np.isinf(ans.value).any():
             return math.inf, ans
         raw = float(ans.value.sum()) - float(np.dot(lam, self.b))
-        scale = rounding_scale(self.oracle, rate, fixed) + float(np.dot(lam, self.b))
+        scale = (rounding_scale(self.oracle, rate, fixed) + float(np.dot(lam, self.b))
+                 + float(np.abs(ans.value).sum()))
         lb = raw - ROUNDING * scale
         if self.integral:
             lb = float(math.ceil(lb))
@@ -586,6 +592,8 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
     lam0 = np.zeros(n_rows)
     if p.n_orders == 0:
         return result(0.0, lam0, "empty", 0, None, None, True)
+    if left() < ORACLE_SECONDS_PER_LINE_ARC * p.n_line_arcs:
+        return result(-math.inf, lam0, "deadline", 0, None, None, True)
     best, ans0 = value(lam0)
     exact = ans0.exact
     history.append((time.perf_counter() - t0, best))
@@ -597,7 +605,8 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         return result(best, lam0, "feasible", 0, None, None, exact,
                       np.rint(ans0.x).astype(np.int64))
     best_lam = lam0
-    if (limit is not None and limit <= 0) or left() <= 0:
+    if (limit is not None and limit <= 0) or \
+            left() < 2 * ORACLE_SECONDS_PER_LINE_ARC * p.n_line_arcs:
         return result(best, best_lam, "iterations" if left() > 0 else "deadline", 0, None,
                       None, exact)
     try:

@@ -335,8 +335,14 @@ class LagrangianOracle:
         c_ptr = np.zeros(n_o + 1, dtype=np.int64)
         np.cumsum(n_c, out=c_ptr[1:])
         pos = np.arange(len(cand)) - c_ptr[co]
-        csum = np.cumsum(fixed[cand])
-        prefix = csum - np.concatenate(([0.0], csum))[c_ptr[co]]
+        # package costs summed within each order, cheapest first (a running sum per order,
+        # not a global cumulative sum: no cancellation)
+        prefix = fixed[cand].copy()
+        by_pos = np.argsort(pos, kind="stable")
+        pos_ptr = np.searchsorted(pos[by_pos], np.arange(int(pos.max()) + 2))
+        for j in range(1, len(pos_ptr) - 1):
+            at = by_pos[pos_ptr[j]:pos_ptr[j + 1]]
+            prefix[at] += prefix[at - 1]
         k_fit = np.bincount(co, weights=(prefix <= margin_o[co]).astype(np.float64),
                             minlength=n_o).astype(np.int64)
         cap = np.where(self.partition_kind, np.minimum(self.k, self.n_items),
