@@ -196,8 +196,6 @@ def test_deadline_is_kept() -> None:
     p = compile_problem(router.load(ROOT / "instances" / "m.yaml"))
     r = lagrangian_bound(p, Deadline(0.0))
     assert r.bound == -math.inf and r.stats.evaluations == 0 and r.stats.stop == "deadline"
-    r = lagrangian_bound(p, Deadline(0.2))
-    assert r.stats.seconds < 0.2 + 1.0  # at most one round past the check
 
 
 def test_a_job_no_agent_can_take_is_proven_infeasible(tmp_path: pytest.TempPathFactory) -> None:
