@@ -377,26 +377,42 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                              {"iterations": it, "primal_plans": primals, "step": lam, **stats})
 
 
-@register("lagrangian", "Lagrangian prices on stock and capacity (subgradient): a proven "
-                        "lower bound, priced plans repaired to feasibility, local search",
-          "heuristic")
+@register("lagrangian", "Lagrangian dual of stock and capacity (column generation over exact "
+                        "per-order plans): a proven lower bound at least the LP bound, priced "
+                        "plans repaired to feasibility, local search", "heuristic")
 def solve_lagrangian(problem: Problem, options: SolveOptions) -> SolverResult:
+    """Greedy, then the bound of :func:`router.solvers.bounds.dual.lagrangian_bound` within
+    half of the time limit, a plan routed by its prices, and local search on the best plan
+    until the deadline. Without a time limit the bound runs ``DEFAULT_ITERATIONS`` rounds at
+    most and the local search ``DEFAULT_MOVES`` moves (the same seed, the same plan)."""
+    from router.solvers.bounds.dual import lagrangian_bound
+
     t0 = time.perf_counter()
     deadline = Deadline(options.time_limit)
     x0, _ = greedy_solution(problem, options.seed, deadline)
     share = None if options.time_limit is None else options.time_limit * 0.5
-    out = subgradient(problem, x0, Deadline(None if share is None else
-                                            max(0.0, share - deadline.elapsed())),
-                      options.seed)
-    stats: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
-    x = out.x
-    lb = out.lower_bound if math.isfinite(out.lower_bound) else None
+    out = lagrangian_bound(problem, Deadline(None if share is None else
+                                             max(0.0, share - deadline.elapsed())),
+                           max_iterations=DEFAULT_ITERATIONS if share is None else None)
+    s = out.stats
+    stats: dict[str, Any] = {"lagrangian_stop": s.stop, "lagrangian_iterations": s.iterations,
+                             "lagrangian_seconds": round(s.seconds, 4)}
+    lb = out.bound if math.isfinite(out.bound) else None
+    if out.bound == math.inf:
+        stats["note"] = "a must-fill line has no feasible source"
+        return make_result("lagrangian", problem, None, time.perf_counter() - t0, stats,
+                           lower_bound=None)
+    rel = Relaxation(problem)
+    m = Multipliers(np.asarray(out.prices.pool), np.asarray(out.prices.pkg),
+                    np.asarray(out.prices.cap), rel.even.copy())
+    x = x0
+    for cand in (out.x, primal(problem, rel, m, options.seed, deadline)):
+        if cand is not None and (x is None or objective(problem, cand) < objective(problem, x)):
+            x = cand
     if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
         x, ls = local_search.improve(problem, x, deadline, options.seed,
                                      max_moves=DEFAULT_MOVES if options.time_limit is None
                                      else None)
         stats.update({"ls_" + k: v for k, v in ls.items()})
-    if out.lower_bound == math.inf:
-        stats["note"] = "a must-fill line has no feasible source"
     return make_result("lagrangian", problem, x, time.perf_counter() - t0, stats,
                        lower_bound=lb)

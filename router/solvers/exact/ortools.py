@@ -279,6 +279,8 @@ def lp_bound(problem: Problem, time_limit: float | None = None,
     deadline = Deadline(time_limit)
     if must_fill_without_source(problem):
         return None, INFEASIBLE, {"note": "a line that must be filled has no candidate node"}
+    if problem.n_line_arcs > LP_SIMPLEX_MAX_LINE_ARCS and model is None:
+        return _lagrangian_lp_bound(problem, deadline)
     t0 = time.perf_counter()
     if model is None:
         model = build_model(problem)
@@ -291,6 +293,27 @@ def lp_bound(problem: Problem, time_limit: float | None = None,
         return None, INFEASIBLE, stats
     bound = strengthen_bound(model, ans.bound)
     return bound, OPTIMAL if ans.status == OPTIMAL else NO_SOLUTION, stats
+
+
+# above this many line-arcs the LP's simplex takes seconds to minutes (30-90 s on 200,000):
+# the Lagrangian dual of router.solvers.bounds, at least as strong, takes over
+LP_SIMPLEX_MAX_LINE_ARCS = 30_000
+
+
+def _lagrangian_lp_bound(problem: Problem, deadline: Deadline
+                         ) -> tuple[float | None, str, dict[str, Any]]:
+    from router.solvers.bounds import lagrangian_bound
+
+    r = lagrangian_bound(problem, deadline)
+    stats: dict[str, Any] = {"method": "Lagrangian dual by column generation (at least the LP "
+                                       "bound once converged)", "stop": r.stats.stop,
+                             "iterations": r.stats.iterations,
+                             "build_seconds": 0.0, "solve_seconds": r.stats.seconds}
+    if r.bound == math.inf:
+        return None, INFEASIBLE, stats
+    bound = r.bound if math.isfinite(r.bound) else None
+    done = r.stats.stop in ("converged", "no_column", "feasible")
+    return bound, OPTIMAL if done else NO_SOLUTION, stats
 
 
 @register("lp-bound", "LP relaxation of the MIP model (HiGHS): a proven lower bound and no "
