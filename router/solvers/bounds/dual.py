@@ -562,7 +562,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
     p = problem
     lag = lagrangian or Lagrangian(p, params.oracle)
     n_rows = lag.n_rows
-    clock = {"oracle": 0.0, "master": 0.0}
+    clock = {"oracle": 0.0, "master": 0.0, "oracle_max": 0.0}
     history: list[tuple[float, float]] = []
     n_eval = 0
 
@@ -574,6 +574,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         t = time.perf_counter()
         out = lag.value(lam)
         clock["oracle"] += time.perf_counter() - t
+        clock["oracle_max"] = max(clock["oracle_max"], time.perf_counter() - t)
         n_eval += 1
         return out
 
@@ -668,10 +669,12 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         t_round = time.perf_counter()
         it += 1
         t = time.perf_counter()
-        ok = master.solve(None if deadline is None else left())
+        # the master may use what is left less one oracle call (the slowest seen so far)
+        ok = master.solve(None if deadline is None else left() - clock["oracle_max"])
         clock["master"] += time.perf_counter() - t
         if not ok:
-            stop = "master"
+            stop = "deadline" if deadline is not None and left() < clock["oracle_max"] + 0.05 \
+                else "master"
             break
         lam_m, mval, z = master.duals()
         outside = ~master.in_master
@@ -685,7 +688,11 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         # the least priced cost of each order's known plans (outside: its zero-price plan)
         sig = np.where(outside, cost0, master.sigma(lam_m))
         added = 0
+        out_of_time = False
         for alpha in ((params.smoothing, 0.0) if params.smoothing > 0 else (0.0,)):
+            if left() < clock["oracle_max"]:
+                out_of_time = True
+                break
             lam = alpha * best_lam + (1.0 - alpha) * lam_m
             lb, ans = value(lam)
             exact = exact and ans.exact
@@ -708,6 +715,9 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
                     master.add_orders(cols0, cols.orders[newcomers])
                 added = master.add_columns(cols, cand)
                 break
+        if out_of_time:
+            stop = "deadline"
+            break
         if len(new_rows):
             admit_rows(new_rows)
         if added == 0 and len(new_rows) == 0:
