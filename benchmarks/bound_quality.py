@@ -11,7 +11,9 @@ bound is below the converged one. ``--lp`` also solves the LP relaxation of the 
 with HiGHS's simplex (``lp-bound`` on small batches; 30-90 s on ``l``) for comparison.
 
 Options: ``--cases m-1,l-2``, ``--budgets m=0.25,0.5,1;l=1,2,5``, ``--repeat N`` (the run with
-the least CPU time of N is kept; the machine may be shared), ``--json FILE``, ``--md FILE``.
+the least CPU time of N is kept; the machine may be shared), ``--clock cpu`` (budgets in CPU
+seconds of the process, for figures that do not depend on the load of a shared machine),
+``--json FILE``, ``--md FILE``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,9 +44,26 @@ def known_plans(path: Path = REFERENCE) -> dict[str, float]:
     return {k: float(v["objective"]) for k, v in data.items() if v.get("objective")}
 
 
-def one_run(p: Problem, budget: float | None) -> dict[str, Any]:
+class CpuDeadline:
+    """A budget of CPU seconds of this process (``--clock cpu``): on a shared machine the
+    wall clock measures the other processes too."""
+
+    def __init__(self, limit: float | None) -> None:
+        self.start = time.process_time()
+        self.limit = limit
+
+    def remaining(self) -> float:
+        if self.limit is None:
+            return math.inf
+        return max(0.0, self.limit - (time.process_time() - self.start))
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+
+def one_run(p: Problem, budget: float | None, clock: str = "wall") -> dict[str, Any]:
     c0, w0 = time.process_time(), time.perf_counter()
-    r = lagrangian_bound(p, Deadline(budget))
+    r = lagrangian_bound(p, CpuDeadline(budget) if clock == "cpu" else Deadline(budget))
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     s = r.stats
     return {"budget": budget, "bound": r.bound if math.isfinite(r.bound) else None,
@@ -72,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budgets", default="",
                     help=f"per preset, e.g. 'm=0.25,1;l=2,10' (default: {BUDGETS})")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="budgets in wall-clock or in CPU seconds of this process")
     ap.add_argument("--lp", action="store_true", help="also solve the LP relaxation (HiGHS)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--md", type=Path)
@@ -79,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     budgets = {k: list(v) for k, v in BUDGETS.items()}
     for part in filter(None, args.budgets.split(";")):
         k, v = part.split("=")
-        budgets[k.strip()] = [float(b) for b in v.split(",")]
+        budgets[k.strip()] = [float(b) for b in v.split(",") if b.strip()]
     plans = known_plans()
-    out: dict[str, Any] = {"machine": machine(), "command": " ".join(["python -m benchmarks."
+    out: dict[str, Any] = {"machine": machine(), "clock": args.clock,
+                           "load_average": round(os.getloadavg()[0], 2), "command": " ".join(["python -m benchmarks."
                                                                         "bound_quality",
                                                                         *(argv or sys.argv[1:])]),
                            "cases": {}}
@@ -91,12 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         p = compile_problem(generate(preset, int(seed)))
         print(f"{case}: {p.summary()} (generated and compiled in "
               f"{time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-        ref = one_run(p, None)
+        ref = one_run(p, None, args.clock)
         runs = []
         for b in budgets.get(preset, []):
             best = None
             for _ in range(max(1, args.repeat)):
-                r = one_run(p, b)
+                r = one_run(p, b, args.clock)
                 if best is None or r["cpu_seconds"] < best["cpu_seconds"]:
                     best = r
             runs.append(best)
@@ -126,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
 def markdown(out: dict[str, Any]) -> str:
     m = out["machine"]
     lines = ["# Lagrangian bound: quality against time", "",
-             f"`{out['command']}` on {m.get('cpu')} ({m.get('cpus')} cores; wall-clock "
-             "budgets on a machine that may be shared: CPU seconds beside them).", "",
+             f"`{out['command']}` on {m.get('cpu')} ({m.get('cores')} cores). Budgets in "
+             + ("CPU seconds of the process (the machine was shared: wall seconds beside "
+                "them are longer)." if out.get("clock") == "cpu" else
+                "wall-clock seconds (CPU seconds beside them).")
+             + f" Load average at the start: {out.get('load_average')}.", "",
              "Gap: best plan known against the bound, `(plan - bound) / plan`; 'below ref.':"
              " how far the bound is below the converged one (budget 'none').", "",
              "| batch | orders | line-arcs | budget s | bound | wall s | CPU s | rounds | stop "

@@ -182,19 +182,15 @@ class Lagrangian:
         pen = np.where(orc.must, np.inf, orc.pen_fin)[p.e_line]
         gain = np.maximum(pen - p.e_unit_cost, 0.0)
         cap = np.zeros(self.n_rows)
-        np.maximum.at(cap[:n_p], p.e_pool, gain)
+        cap[:n_p] = _group_max(p.e_pool, gain, n_p)
         per_use = np.where(p.e_use > 0, gain / np.where(p.e_use > 0, p.e_use, 1.0), 0.0)
-        cap_n = np.zeros(n)
-        np.maximum.at(cap_n, self.e_node, per_use)
-        cap[n_p + n:] = cap_n
+        cap[n_p + n:] = _group_max(self.e_node, per_use, n)
         arc_gain = np.bincount(p.e_arc, weights=np.where(np.isinf(gain), 0.0,
                                                          gain * orc.tf), minlength=p.n_arcs)
         arc_inf = np.bincount(p.e_arc, weights=np.isinf(gain).astype(np.float64),
                               minlength=p.n_arcs) > 0
         arc_gain = np.where(arc_inf, np.inf, arc_gain - p.arc_cost)
-        pk = np.zeros(n)
-        np.maximum.at(pk, p.arc_node, np.maximum(arc_gain, 0.0))
-        cap[n_p:n_p + n] = pk
+        cap[n_p:n_p + n] = _group_max(p.arc_node, np.maximum(arc_gain, 0.0), n)
         return np.where(self.finite, cap, 0.0)
 
     def priced(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +225,18 @@ class Lagrangian:
         out[n_p:n_p + n] = np.bincount(p.arc_node, weights=y, minlength=n)
         out[n_p + n:] = np.bincount(self.e_node, weights=x * p.e_use, minlength=n)
         return np.where(self.finite, out, 0.0)
+
+
+def _group_max(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Largest of ``values`` per group (n,), 0 for empty groups."""
+    out = np.zeros(n)
+    if len(group) == 0:
+        return out
+    o = np.argsort(group, kind="stable")
+    g = group[o]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    out[g[starts]] = np.maximum(np.maximum.reduceat(values[o], starts), 0.0)
+    return out
 
 
 def evaluate(problem: Problem, prices: DualPrices,
@@ -588,6 +596,8 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
             master_orders=0 if master is None else int(master.in_master.sum()),
             columns=0 if master is None else master.n_cols, exact_oracle=exact,
             history=tuple(history))
+        # the prices the bound was evaluated at (clipped as in Lagrangian.value)
+        lam = np.clip(lam, 0.0, lag.cap)
         return BoundResult(bound, DualPrices.from_vector(p, lam), stats, x)
 
     lam0 = np.zeros(n_rows)

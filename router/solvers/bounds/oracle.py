@@ -113,28 +113,28 @@ def vector_partitions(shape: tuple[int, ...], kmax: int) -> tuple[np.ndarray, np
     each split. Parts are listed in non-increasing code order, so every multiset of parts
     appears once.
     """
-    radix = [s + 1 for s in shape]
-    strides = [1]
-    for r in radix[:-1]:
-        strides.append(strides[-1] * r)
+    digits = _digits(tuple(shape))  # (codes, L)
+    strides = np.cumprod([1] + [s + 1 for s in shape[:-1]])
+    total = int(np.dot(np.asarray(shape, dtype=np.int64), strides))
     out: list[list[int]] = []
 
-    def code(v: tuple[int, ...]) -> int:
-        return sum(a * b for a, b in zip(v, strides, strict=True))
-
-    def rec(rem: tuple[int, ...], max_code: int, parts: list[int]) -> None:
-        if not any(rem):
+    def rec(rem: np.ndarray, max_code: int, parts: list[int]) -> None:
+        rest = int(np.dot(rem, strides))
+        if rest == 0:
             if len(parts) >= 2:
                 out.append(parts + [0] * (kmax - len(parts)))
             return
         if len(parts) == kmax:
             return
-        for v in itertools.product(*(range(r + 1) for r in rem)):
-            c = code(v)
-            if 0 < c <= max_code:
-                rec(tuple(a - b for a, b in zip(rem, v, strict=True)), c, parts + [c])
+        if len(parts) == kmax - 1:  # the last part must take everything left
+            if 0 < rest <= max_code:
+                rec(rem * 0, rest, parts + [rest])
+            return
+        fits = np.flatnonzero((digits[1:max_code + 1] <= rem).all(axis=1)) + 1
+        for c in fits[::-1].tolist():
+            rec(rem - digits[c], c, parts + [c])
 
-    rec(tuple(shape), code(tuple(shape)), [])
+    rec(np.asarray(shape, dtype=np.int64), total, [])
     arr = np.array(out, dtype=np.int64).reshape(-1, kmax)
     return arr, (arr > 0).sum(axis=1)
 
@@ -269,11 +269,13 @@ class LagrangianOracle:
         rate = np.asarray(rate, dtype=np.float64)
         fixed = np.asarray(fixed, dtype=np.float64)
         tf, q_e, pen_e = self.tf, self.q_e, self.pen_e
-        ship = self.usable & (self.e_must | (rate < pen_e))
+        any_must = bool(self.n_must.any())
+        ship = self.usable & (self.e_must | (rate < pen_e)) if any_must else \
+            self.usable & (rate < pen_e)
         # one line-arc alone: t_e units at the rate where it beats the penalty, rest unfilled
         delta = np.where(ship & ~self.e_must, tf * (rate - pen_e), 0.0)
         must_ok = self.e_must & self.e_covers
-        must_cost = np.where(must_ok, q_e * rate, 0.0)
+        must_cost = np.where(must_ok, q_e * rate, 0.0) if any_must else None
 
         # 1. one package
         x = np.zeros(n_e)
@@ -281,9 +283,13 @@ class LagrangianOracle:
         value = self.none.copy()
         if n_a:
             v_a = fixed + self.base[p.arc_order] + np.bincount(
-                p.e_arc, weights=delta + must_cost, minlength=n_a)
-            cov = np.bincount(p.e_arc, weights=must_ok.astype(np.float64), minlength=n_a)
-            v_a = np.where((cov >= self.n_must[p.arc_order] - 0.5) & self.arc_ok, v_a, np.inf)
+                p.e_arc, weights=delta if must_cost is None else delta + must_cost,
+                minlength=n_a)
+            ok_a = self.arc_ok
+            if any_must:
+                cov = np.bincount(p.e_arc, weights=must_ok.astype(np.float64), minlength=n_a)
+                ok_a = ok_a & (cov >= self.n_must[p.arc_order] - 0.5)
+            v_a = np.where(ok_a, v_a, np.inf)
             has = np.flatnonzero(self.n_arcs_o > 0)
             best_a = np.full(n_o, np.inf)
             best_a[has] = np.minimum.reduceat(v_a, p.order_arc_ptr[has])
