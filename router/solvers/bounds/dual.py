@@ -35,9 +35,13 @@ exactly), or when the deadline leaves no time for another round.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -227,6 +231,29 @@ class Lagrangian:
         return np.where(self.finite, out, 0.0)
 
 
+@contextlib.contextmanager
+def _banner_to_stderr() -> Iterator[None]:
+    """Route the C-level standard output to standard error while HiGHS starts (it prints a
+    banner, which must never mix with a plan written to stdout)."""
+    try:
+        fd_out, fd_err = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd_out)
+    try:
+        os.dup2(fd_err, fd_out)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)
+        os.dup2(saved, fd_out)
+        os.close(saved)
+
+
 def _group_max(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Largest of ``values`` per group (n,), 0 for empty groups."""
     out = np.zeros(n)
@@ -318,11 +345,9 @@ class _Master:
     def __init__(self, lag: Lagrangian, elastic: float) -> None:
         import highspy
 
-        from router.solvers.exact.pulp import _stdout_to_stderr
-
         self.lag = lag
         self.hs = highspy
-        with _stdout_to_stderr():
+        with _banner_to_stderr():
             self.h = highspy.Highs()
         h = self.h
         h.setOptionValue("output_flag", False)

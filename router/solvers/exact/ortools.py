@@ -302,7 +302,7 @@ LP_SIMPLEX_MAX_LINE_ARCS = 30_000
 
 def _lagrangian_lp_bound(problem: Problem, deadline: Deadline
                          ) -> tuple[float | None, str, dict[str, Any]]:
-    from router.solvers.bounds import lagrangian_bound
+    from router.solvers.bounds.dual import lagrangian_bound
 
     r = lagrangian_bound(problem, deadline)
     stats: dict[str, Any] = {"method": "Lagrangian dual by column generation (at least the LP "
