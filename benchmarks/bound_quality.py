@@ -85,6 +85,27 @@ def lp_relaxation(p: Problem) -> dict[str, Any]:
     return {"lp_bound": ans.bound, "lp_seconds": round(time.perf_counter() - t0, 3)}
 
 
+def gap_table(max_iterations: int = 200) -> list[dict[str, Any]]:
+    """Every GAP instance of instances/gap: the bound (no budget, at most ``max_iterations``
+    rounds), the LP relaxation's bound, and the best known (``bounds_min.tsv``)."""
+    from benchmarks.suites import GAP_DIR, gap_bounds
+    from router.io.read import load
+    from router.solvers.exact.ortools import lp_bound
+
+    rows = []
+    for name, (lo, hi) in sorted(gap_bounds().items()):
+        p = compile_problem(load(GAP_DIR / "instances" / name, format="gap"))
+        c0 = time.process_time()
+        r = lagrangian_bound(p, None, max_iterations=max_iterations)
+        cpu = time.process_time() - c0
+        lp, _, _ = lp_bound(p)
+        rows.append({"instance": name, "jobs": p.n_orders, "agents": p.n_nodes,
+                     "bound": r.bound, "lp_bound": lp, "best_lower": lo, "best_upper": hi,
+                     "cpu_seconds": round(cpu, 3), "stop": r.stats.stop,
+                     "valid": bool(r.bound <= hi)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bound_quality",
                                  description=__doc__.split("\n")[0])
@@ -95,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="budgets in wall-clock or in CPU seconds of this process")
     ap.add_argument("--lp", action="store_true", help="also solve the LP relaxation (HiGHS)")
+    ap.add_argument("--gap", action="store_true",
+                    help="also every GAP instance: bound, LP bound, best known")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--md", type=Path)
     args = ap.parse_args(argv)
@@ -108,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                         "bound_quality",
                                                                         *(argv or sys.argv[1:])]),
                            "cases": {}}
-    for case in args.cases.split(","):
+    for case in filter(None, args.cases.split(",")):
         preset, seed = case.rsplit("-", 1)
         t0 = time.perf_counter()
         p = compile_problem(generate(preset, int(seed)))
@@ -139,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['budget'] if r['budget'] is not None else 'none':>5}: bound "
                   f"{r['bound']}, {r['seconds']} s ({r['cpu_seconds']} s CPU), {r['stop']}, "
                   f"gap {r.get('gap_pct')}%", file=sys.stderr)
+    if args.gap:
+        out["gap"] = gap_table()
+        bad = [r["instance"] for r in out["gap"] if not r["valid"]]
+        print(f"GAP: {len(out['gap'])} instances, bound above the best known on {bad}",
+              file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     if args.md:
@@ -154,11 +182,13 @@ def markdown(out: dict[str, Any]) -> str:
                 "them are longer)." if out.get("clock") == "cpu" else
                 "wall-clock seconds (CPU seconds beside them).")
              + f" Load average at the start: {out.get('load_average')}.", "",
-             "Gap: best plan known against the bound, `(plan - bound) / plan`; 'below ref.':"
-             " how far the bound is below the converged one (budget 'none').", "",
-             "| batch | orders | line-arcs | budget s | bound | wall s | CPU s | rounds | stop "
-             "| gap to best plan | below ref. |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+             ]
+    if out["cases"]:
+        lines += ["Gap: best plan known against the bound, `(plan - bound) / plan`; 'below "
+                  "ref.': how far the bound is below the converged one (budget 'none').", "",
+                  "| batch | orders | line-arcs | budget s | bound | wall s | CPU s | rounds "
+                  "| stop | gap to best plan | below ref. |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
     for case, e in out["cases"].items():
         for r in [*e["runs"], e["reference"]]:
             b = "none" if r["budget"] is None else f"{r['budget']:g}"
@@ -178,6 +208,25 @@ def markdown(out: dict[str, Any]) -> str:
         for c, e in lp:
             lines.append(f"| {c} | {e['lp_bound']:,.2f} | {e['lp_seconds']:.1f} | "
                          f"{e['reference']['bound']:,.2f} |")
+        lines.append("")
+    if out.get("gap"):
+        g = out["gap"]
+        above_lp = sum(1 for r in g if r["lp_bound"] is not None and r["bound"] >= r["lp_bound"]
+                       - 1e-6 * abs(r["lp_bound"]))
+        closed = sum(1 for r in g if r["bound"] >= r["best_upper"])
+        lines += [f"GAP instances (`instances/gap`, {len(g)}): the bound is below the best "
+                  f"known plan on {sum(r['valid'] for r in g)}, at least the LP bound on "
+                  f"{above_lp}, equal to the best known plan (optimality proven) on {closed}; "
+                  f"CPU seconds: median "
+                  f"{sorted(r['cpu_seconds'] for r in g)[len(g) // 2]:.2f}, "
+                  f"max {max(r['cpu_seconds'] for r in g):.2f}.", "",
+                  "| instance | jobs x agents | bound | LP bound | best known (lower - upper) "
+                  "| CPU s |", "| --- | --- | ---: | ---: | --- | ---: |"]
+        for r in g:
+            lp = "-" if r["lp_bound"] is None else f"{r['lp_bound']:,.0f}"
+            lines.append(f"| {r['instance']} | {r['jobs']} x {r['agents']} | "
+                         f"{r['bound']:,.0f} | {lp} | {r['best_lower']:,.0f} - "
+                         f"{r['best_upper']:,.0f} | {r['cpu_seconds']:.2f} |")
         lines.append("")
     best = [(c, e["best_plan"]) for c, e in out["cases"].items() if e.get("best_plan")]
     if best:

@@ -561,6 +561,9 @@ class _Master:
         self.h.run()
         return self.h.getModelStatus() == self.hs.HighsModelStatus.kOptimal
 
+    def stopped_by_time(self) -> bool:
+        return self.h.getModelStatus() == self.hs.HighsModelStatus.kTimeLimit
+
     def duals(self) -> tuple[np.ndarray, float, np.ndarray]:
         """(row prices (R,) >= 0, value of the master orders, column values)."""
         sol = self.h.getSolution()
@@ -706,6 +709,10 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         t = time.perf_counter()
         # the master may use what is left less one oracle call (the slowest seen so far)
         ok = master.solve(None if deadline is None else left() - clock["oracle_max"])
+        while not ok and deadline is not None and left() > clock["oracle_max"] + 0.05 \
+                and master.stopped_by_time():
+            # the engine's clock is the wall clock; the deadline's may be another one
+            ok = master.solve(left() - clock["oracle_max"])
         clock["master"] += time.perf_counter() - t
         if not ok:
             stop = "deadline" if deadline is not None and left() < clock["oracle_max"] + 0.05 \
