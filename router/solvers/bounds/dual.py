@@ -604,10 +604,12 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
 
     def value(lam: np.ndarray) -> tuple[float, OracleAnswer]:
         nonlocal n_eval
-        t = time.perf_counter()
+        t, before = time.perf_counter(), left()
         out = lag.value(lam)
         clock["oracle"] += time.perf_counter() - t
-        clock["oracle_max"] = max(clock["oracle_max"], time.perf_counter() - t)
+        # in the deadline's own clock (it need not be the wall clock)
+        used = before - left() if math.isfinite(before) else time.perf_counter() - t
+        clock["oracle_max"] = max(clock["oracle_max"], used)
         n_eval += 1
         return out
 
@@ -701,7 +703,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         if left() <= 1.2 * last_round:
             stop = "deadline"
             break
-        t_round = time.perf_counter()
+        t_round = left() if deadline is not None else time.perf_counter()
         it += 1
         t = time.perf_counter()
         # the master may use what is left less one oracle call (the slowest seen so far)
@@ -762,7 +764,8 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         if added == 0 and len(new_rows) == 0:
             stop = "no_column"
             break
-        last_round = time.perf_counter() - t_round
+        last_round = (t_round - left()) if deadline is not None else \
+            time.perf_counter() - t_round
     return result(best, best_lam, stop, it, master, mval, exact)
 
 
