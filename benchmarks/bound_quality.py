@@ -200,6 +200,8 @@ def markdown(out: dict[str, Any]) -> str:
                          f"{r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['iterations']} | "
                          f"{r['stop']} | {gap} | {below} |")
     lines.append("")
+    if out.get("note"):
+        lines += [f"Note: {out['note']}.", ""]
     lp = [(c, e) for c, e in out["cases"].items() if e.get("lp_bound") is not None]
     if lp:
         lines += ["LP relaxation of the MIP model (HiGHS simplex through MathOpt):", "",
