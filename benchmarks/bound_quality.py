@@ -30,8 +30,8 @@ from typing import Any
 from benchmarks.machine import machine
 from benchmarks.suites import REFERENCE, generate
 from router.compile import Problem, compile_problem
+from router.contract import Budget
 from router.solvers.bounds import lagrangian_bound
-from router.solvers.registry import Deadline
 
 BUDGETS = {"m": (0.25, 0.5, 1.0), "l": (1.0, 2.0, 5.0, 10.0), "xl": (5.0, 10.0, 20.0, 30.0)}
 CASES = ("m-1", "l-1", "l-2", "l-3", "xl-1")
@@ -63,7 +63,7 @@ class CpuDeadline:
 
 def one_run(p: Problem, budget: float | None, clock: str = "wall") -> dict[str, Any]:
     c0, w0 = time.process_time(), time.perf_counter()
-    r = lagrangian_bound(p, CpuDeadline(budget) if clock == "cpu" else Deadline(budget))
+    r = lagrangian_bound(p, CpuDeadline(budget) if clock == "cpu" else Budget.start(budget))
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     s = r.stats
     return {"budget": budget, "bound": r.bound if math.isfinite(r.bound) else None,
@@ -76,13 +76,11 @@ def one_run(p: Problem, budget: float | None, clock: str = "wall") -> dict[str, 
 
 def lp_relaxation(p: Problem) -> dict[str, Any]:
     from router.solvers.exact.model import build_model
-    from router.solvers.exact.ortools import HIGHS, run_mathopt
-    from router.solvers.registry import SolveOptions
+    from router.solvers.exact.ortools import lp_bound
 
     t0 = time.perf_counter()
-    model = build_model(p)
-    ans = run_mathopt(model, HIGHS, None, None, SolveOptions(), relax=True)
-    return {"lp_bound": ans.bound, "lp_seconds": round(time.perf_counter() - t0, 3)}
+    res = lp_bound(p, Budget.start(), model=build_model(p))  # the model: always the simplex
+    return {"lp_bound": res.bound, "lp_seconds": round(time.perf_counter() - t0, 3)}
 
 
 def gap_table(max_iterations: int = 200) -> list[dict[str, Any]]:
@@ -98,7 +96,7 @@ def gap_table(max_iterations: int = 200) -> list[dict[str, Any]]:
         c0 = time.process_time()
         r = lagrangian_bound(p, None, max_iterations=max_iterations)
         cpu = time.process_time() - c0
-        lp, _, _ = lp_bound(p)
+        lp = lp_bound(p, Budget.start()).bound
         rows.append({"instance": name, "jobs": p.n_orders, "agents": p.n_nodes,
                      "bound": r.bound, "lp_bound": lp, "best_lower": lo, "best_upper": hi,
                      "cpu_seconds": round(cpu, 3), "stop": r.stats.stop,

@@ -25,40 +25,41 @@ from benchmarks.report import build_context, markdown, read_jsonl
 from benchmarks.runner import Settings, run_isolated
 from benchmarks.suites import GAP_DIR, HAND_DIR, gap_instances
 from router.compile import Problem
-from router.solvers.registry import SolveOptions, SolverInfo, SolverResult, Status
+from router.contract import Outcome, Reason, Run, Status, Termination
+from router.solvers.registry import SolverInfo
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness forks its runs")
 needs_gap = pytest.mark.skipif(not (GAP_DIR / "bounds_min.tsv").is_file(),
                                reason=f"the GAP library is not at {GAP_DIR}")
 
 
-def _sleepy(problem: Problem, options: SolveOptions) -> SolverResult:
+def _sleepy(problem: Problem, run: Run) -> Outcome:
     time.sleep(60)  # ignores its budget: the harness must kill it
     raise AssertionError("not reached")
 
 
-def _raises(problem: Problem, options: SolveOptions) -> SolverResult:
+def _raises(problem: Problem, run: Run) -> Outcome:
     raise RuntimeError("deliberate failure")
 
 
-def _dies(problem: Problem, options: SolveOptions) -> SolverResult:
+def _dies(problem: Problem, run: Run) -> Outcome:
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("not reached")
 
 
-def _overships(problem: Problem, options: SolveOptions) -> SolverResult:
+def _overships(problem: Problem, run: Run) -> Outcome:
     x = np.zeros(problem.n_line_arcs, dtype=np.int64)
     first = problem.line_e_ptr[:-1]
     has = first < problem.line_e_ptr[1:]
     x[first[has]] = problem.line_qty[has] + 5  # more than ordered: fails verification
-    return SolverResult("t-overships", Status.FEASIBLE, x, None, None)
+    return Outcome("t-overships", Status.FEASIBLE, Termination(Reason.COMPLETED), x, None, None)
 
 
-def _leaves_a_grandchild(problem: Problem, options: SolveOptions) -> SolverResult:
+def _leaves_a_grandchild(problem: Problem, run: Run) -> Outcome:
     # An engine process that outlives the solver call and holds every inherited descriptor.
     subprocess.Popen(["sleep", "60"], close_fds=False)
-    r = base.get("greedy").func(problem, options)
-    return SolverResult("t-orphan", r.status, r.x, r.objective, None)
+    r = base.get("greedy").func(problem, run)
+    return Outcome("t-orphan", r.status, r.termination, r.x, r.objective, None)
 
 
 TEST_SOLVERS = {"t-sleepy": _sleepy, "t-raises": _raises, "t-dies": _dies,
@@ -218,3 +219,54 @@ def test_carry_dry_run_and_report_only(tmp_path: Path) -> None:
     assert rebuilt == report.split("## Plots")[0].rstrip() + "\n" and "greedy*" in rebuilt
     assert (out / "summary.csv").read_text() == summary
     assert cli.main(["--solvers", "no-such-solver", "--dry-run", "-o", str(out)]) == 2
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_default_run_leaves_the_committed_results_alone(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without -o or --update-results a run writes a new folder of RUNS_DIR; --report-only
+    then works on the newest one, --append needs to be told where; --update-results writes
+    to the committed folder."""
+    committed = tmp_path / "results"
+    committed.mkdir()
+    (committed / "runs.csv").write_text("committed\n")
+    (committed / "report.md").write_text("committed report\n")
+    monkeypatch.setattr(cli, "DEFAULT_OUT", committed)
+    monkeypatch.setattr(cli, "RUNS_DIR", committed / "runs")
+    before = _tree(committed)
+    args = ["--suite", "smoke", "--solvers", "greedy", "--instances", "hand-store",
+            "--budgets", "0.5", "--no-plots"]
+    assert cli.main(args) == 0
+    assert cli.main(args) == 0  # a second run in the same second gets its own folder
+    runs = sorted((committed / "runs").iterdir())
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "report.md").is_file() and (run / "runs.csv").is_file()
+        assert len(read_jsonl(run / "raw" / "runs.jsonl")) == 1
+    after = _tree(committed)
+    assert {k: v for k, v in after.items() if not k.startswith("runs/")} == before
+
+    (runs[-1] / "report.md").unlink()
+    assert cli.main(["--report-only", "--no-plots"]) == 0
+    assert (runs[-1] / "report.md").is_file()
+    assert cli.main([*args, "--append"]) == 2  # where to append is not guessed
+    assert _tree(committed).keys() - after.keys() == set()
+
+    assert cli.main([*args, "--update-results"]) == 0
+    assert (committed / "runs.csv").read_text() != "committed\n"
+    assert len(read_jsonl(committed / "raw" / "runs.jsonl")) == 1
+
+
+def test_default_runs_folder_is_ignored_by_git() -> None:
+    root = cli.REPO
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = cli.RUNS_DIR / "20250101T000000Z" / "report.md"
+    res = subprocess.run(["git", "-C", str(root), "check-ignore", "-q",
+                          str(probe.relative_to(root))], check=False)
+    assert res.returncode == 0, f"{cli.RUNS_DIR} is not ignored by git"
+    assert cli.RUNS_DIR.parent == cli.DEFAULT_OUT
