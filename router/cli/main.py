@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--initial", metavar="PLAN", help="a plan file to start from")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a solver parameter (see `router solvers --params`); repeatable")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="route with the distributed solver on Ray: a local Ray instance, or "
+                        "the cluster at ADDRESS (needs router[ray])")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log the stages and the engines' output to stderr")
     p.add_argument("-o", "--output", metavar="PLAN",
@@ -163,6 +166,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.output:
         router.plan.plan_format(args.output)  # a bad extension is reported before any work
     options = _solver_params(args.param)
+    if args.ray is not None:  # the distributed solver, its workers as Ray actors
+        if args.solver not in ("auto", "distributed"):
+            raise OptionError(f"--ray runs the distributed solver, not {args.solver!r}")
+        args.solver = "distributed"
+        options.update(executor="ray", address=args.ray)
     router.solvers.registry.get(args.solver)  # an unknown solver is reported before loading
     instance = router.load(args.file, format=args.format)
     initial = router.Plan.read(args.initial) if args.initial else None

@@ -378,8 +378,8 @@ class Coordinator:
         stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=self.work,
                             iterations=int(extra.get("rounds", 0)), stages=tuple(self.stages),
                             extra=extra)
-        lb = self.best_lb if math.isfinite(self.best_lb) else None
-        return conclude("distributed", p, run, x, bound=lb, source=source, limit=limit,
+        bound = self.best_lb if math.isfinite(self.best_lb) else None
+        return conclude("distributed", p, run, x, bound=bound, source=source, limit=limit,
                         stats=stats)
 
 

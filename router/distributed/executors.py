@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from router.distributed.sharding import nbytes
-from router.distributed.worker import ShardWorker
+from router.distributed.worker import KILL_ENV, ShardWorker
 from router.errors import OptionError
 
 log = logging.getLogger(__name__)
@@ -219,19 +219,19 @@ def import_ray() -> Any:
 
 
 class _ShardActor:
-    """A Ray actor holding the shards of one worker (their arrays from the object store)."""
+    """A Ray actor running the shards of one worker; each call names its shard's arrays in
+    the object store (by reference: they are fetched once, without a copy, when the actor
+    first meets the shard, also after Ray restarted it)."""
 
-    def __init__(self, shards: dict[int, Any]) -> None:
-        self.refs = shards  # shard -> ObjectRef of its arrays
+    def __init__(self) -> None:
         self.workers: dict[int, ShardWorker] = {}
 
-    def call(self, shard: int, method: str, args: tuple[Any, ...]) -> Any:
+    def call(self, shard: int, ref: list[Any], method: str, args: tuple[Any, ...]) -> Any:
         w = self.workers.get(shard)
         if w is None:
             import ray
 
-            # numpy arrays come out of the object store without a copy (read-only)
-            w = self.workers[shard] = ShardWorker(ray.get(self.refs[shard]))
+            w = self.workers[shard] = ShardWorker(ray.get(ref[0]))
         return getattr(w, method)(*args)
 
     def pid(self) -> int:
@@ -262,12 +262,13 @@ class RayExecutor(Executor):
             self.owned = True
         refs = [ray.put(a) for a in self.shards]
         self.stats.setup_bytes = sum(nbytes(a) for a in self.shards)
-        actor = ray.remote(num_cpus=1, max_restarts=self.retries,
-                           max_task_retries=self.retries)(_ShardActor)
-        for w in range(self.workers):
-            mine = {s: refs[s] for s in range(len(self.shards)) if self.owner(s) == w}
-            # ObjectRefs nested in a dict are passed by reference; the actor resolves them
-            self.actors.append(actor.remote(mine))
+        options: dict[str, Any] = {"num_cpus": 1, "max_restarts": self.retries,
+                                   "max_task_retries": self.retries}
+        kill = os.environ.get(KILL_ENV)
+        if kill:  # the fault-injection point reaches the actors' processes too
+            options["runtime_env"] = {"env_vars": {KILL_ENV: kill}}
+        actor = ray.remote(**options)(_ShardActor)
+        self.actors = [actor.remote() for _ in range(self.workers)]
         self._refs = refs
         self._pids = ray.get([a.pid.remote() for a in self.actors])
 
@@ -290,7 +291,8 @@ class RayExecutor(Executor):
 
     def _call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         ray = self.ray
-        futures = [self.actors[self.owner(s)].call.remote(s, method, a)
+        # a reference nested in a list travels as a reference (the arrays stay in the store)
+        futures = [self.actors[self.owner(s)].call.remote(s, [self._refs[s]], method, a)
                    for s, a in enumerate(args)]
         out: list[Any] = []
         for s, f in enumerate(futures):
