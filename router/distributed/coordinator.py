@@ -80,6 +80,8 @@ class DistributedParams(Params):
                                 "(0: none, the rounds start from zero prices)")
     price_share: float = param(0.4, lo=0.0, hi=1.0,
                                doc="of the time left, for the price estimate and the rounds")
+    estimate_share: float = param(0.85, lo=0.0, hi=1.0,
+                                  doc="of the prices' time, for the estimate (the rest: rounds)")
     route_share: float = param(0.75, lo=0.0, hi=1.0,
                                doc="of the time left after the prices, for the shards' "
                                    "routing (the rest: the repair)")
@@ -274,7 +276,7 @@ class Coordinator:
             if est_it and price_left() > 0:
                 t = time.perf_counter()
                 limits = self.allot(use0)
-                secs = None if price_end is None else 0.7 * price_left()
+                secs = None if price_end is None else params.estimate_share * price_left()
                 out = ex.call("estimate", [(lim, secs, est_it) for lim in limits])
                 lam = self.join([o[0] for o in out], limits)
                 t_eval = time.perf_counter()
