@@ -30,6 +30,7 @@ import json
 import math
 import os
 import resource
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         budget[k] = float(v)
     workers = [int(w) for w in args.workers.split(",")]
     res: dict[str, Any] = {
-        "command": "python -m benchmarks.distributed " + " ".join(argv or []),
+        "command": "python -m benchmarks.distributed " + " ".join(
+            sys.argv[1:] if argv is None else argv),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(), "versions": versions(), "cases": []}
     path = Path(args.json)
