@@ -20,7 +20,9 @@ reported per case.
 The figures feed the scaling model of docs/reference.md ("Scaling out"). Results (committed):
 ``--cases xl --seeds 1,2 --ray xl --json benchmarks/results/distributed_xl.json --md
 benchmarks/results/distributed_xl.md`` and ``--cases 2m --json
-benchmarks/results/distributed_2m.json --md benchmarks/results/distributed_2m.md``.
+benchmarks/results/distributed_2m.json --md benchmarks/results/distributed_2m.md``; the floor
+runs (``--floor``, see :data:`FLOOR`) ``--cases xl,2m --floor --json
+benchmarks/results/distributed_floor.json --md benchmarks/results/distributed_floor.md``.
 """
 
 from __future__ import annotations
@@ -90,8 +92,39 @@ def _run(inst: Any, problem: Any, solver: str, budget: float, **kw: Any) -> dict
     return out
 
 
-def run_case(name: str, seed: int, budget: float, workers: list[int], ray: bool
-             ) -> dict[str, Any]:
+FLOOR = {"work_limit": 2, "rounds": 2, "estimate_iterations": 0, "polish": False}
+"""The least a decomposed run does (``--floor``): the bound at zero prices and two
+coordination rounds, each shard routed by its two bidding passes, the repair's insertion,
+no local search: what each order costs at the least, for the scaling model."""
+
+
+def floor_run(inst: Any, problem: Any, workers: int) -> dict[str, Any]:
+    c0, t0 = _cpu(), time.perf_counter()
+    plan = router.solve(inst, "distributed", problem=problem, seed=1, workers=workers,
+                        **FLOOR)
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    st = plan.stats
+    by_method: dict[str, dict[str, float]] = {}
+    for c in st["calls"]:
+        m = by_method.setdefault(c["method"], {"calls": 0, "wall": 0.0, "cpu_max": 0.0,
+                                               "cpu_sum": 0.0, "bytes": 0})
+        m["calls"] += 1
+        m["wall"] = round(m["wall"] + c["seconds"], 4)
+        m["cpu_max"] = round(m["cpu_max"] + max(c["cpu_seconds"]), 4)
+        m["cpu_sum"] = round(m["cpu_sum"] + sum(c["cpu_seconds"]), 4)
+        m["bytes"] += c["sent_bytes"] + c["received_bytes"]
+    return {"workers": workers, "objective": plan.objective, "bound": plan.lower_bound,
+            "wall_seconds": round(wall, 3), "stats_seconds": round(st.seconds, 3),
+            "solve_seconds": round(st.solve_seconds, 3),
+            "verify_seconds": round(st.verify_seconds, 3), "cpu_seconds_here": round(cpu, 3),
+            "coordinator_cpu_seconds": st["coordinator_cpu_seconds"],
+            "worker_cpu_seconds": st["worker_cpu_seconds"], "by_method": by_method,
+            "stages": [[x.name, round(x.seconds, 3), x.work] for x in st.stages],
+            "load_after": round(os.getloadavg()[0], 2)}
+
+
+def run_case(name: str, seed: int, budget: float, workers: list[int], ray: bool,
+             floor: bool = False) -> dict[str, Any]:
     t, c = time.perf_counter(), _cpu()
     inst = router.generate("xl", seed=seed, **CASES[name])
     gen = time.perf_counter() - t
@@ -105,6 +138,15 @@ def run_case(name: str, seed: int, budget: float, workers: list[int], ray: bool
         "setup_cpu_seconds": round(_cpu() - c, 2), "runs": []}
     print(f"{name}: {problem.summary()}; generated in {gen:.1f} s, compiled in {comp:.2f} s",
           flush=True)
+    if floor:
+        case["floor"] = []
+        for w in workers:
+            r = floor_run(inst, problem, w)
+            case["floor"].append(r)
+            print(f"  floor, {w} worker(s): wall {r['wall_seconds']} s, cpu {r['cpu_seconds_here']}"
+                  f" s, workers {r['worker_cpu_seconds']}, {r['by_method']}", flush=True)
+        case["peak_rss_gb"] = round(_rss_gb(), 2)
+        return case
     runs = [("auto", {})] + [("distributed", {"workers": w}) for w in workers]
     if ray:
         runs.append(("distributed", {"workers": max(workers), "executor": "ray"}))
@@ -124,6 +166,25 @@ def markdown(res: dict[str, Any]) -> str:
              f"{res['machine']['cpu']}, {res['machine']['usable_cores']} cores, "
              f"{res['machine']['memory_gb']} GB (shared: load averages below).", ""]
     for case in res["cases"]:
+        if "floor" in case:
+            lines += [f"## {case['case']} (seed {case['seed']}): the floor of a decomposed run "
+                      f"({case['orders']:,} orders)", "",
+                      f"Settings {FLOOR}; compiled in {case['compile_seconds']} s; peak memory "
+                      f"{case['peak_rss_gb']} GB.", "",
+                      "| workers | wall s | solve s | verify s | coordinator CPU s | "
+                      "worker CPU s | per call kind: calls, wall s, CPU s (slowest shard), "
+                      "CPU s (all shards), bytes | cost | bound |",
+                      "| ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |"]
+            for r in case["floor"]:
+                calls = "; ".join(f"{k} {v['calls']}, {v['wall']}, {v['cpu_max']}, "
+                                  f"{v['cpu_sum']}, {v['bytes']:,}"
+                                  for k, v in r["by_method"].items())
+                lines.append(f"| {r['workers']} | {r['wall_seconds']} | {r['solve_seconds']} | "
+                             f"{r['verify_seconds']} | {r['coordinator_cpu_seconds']} | "
+                             f"{', '.join(str(c) for c in r['worker_cpu_seconds'])} | {calls} | "
+                             f"{r['objective']:,.2f} | {r['bound']:,.0f} |")
+            lines.append("")
+            continue
         lines += [f"## {case['case']}: {case['orders']:,} orders, {case['line_arcs']:,} "
                   f"line-arcs (seed {case['seed']})", "",
                   f"Generated in {case['generate_seconds']} s, compiled in "
@@ -167,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds per case, e.g. xl=60,2m=240 (defaults: those)")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--ray", default="", help="cases also run on the Ray executor, e.g. xl")
+    ap.add_argument("--floor", action="store_true",
+                    help="only the floor runs (FLOOR: no time limit, least work)")
     ap.add_argument("--json", default=str(RESULTS / "distributed.json"))
     ap.add_argument("--md", default=str(RESULTS / "distributed.md"))
     args = ap.parse_args(argv)
@@ -184,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     ray_cases = set(filter(None, args.ray.split(",")))
     for name in filter(None, args.cases.split(",")):
         for seed in (int(v) for v in args.seeds.split(",")):
-            res["cases"].append(run_case(name, seed, budget[name], workers, name in ray_cases))
+            res["cases"].append(run_case(name, seed, budget[name], workers, name in ray_cases,
+                                         args.floor))
         path.write_text(json.dumps(res, indent=1) + "\n")  # kept after every case
         Path(args.md).write_text(markdown(res))
     return 0

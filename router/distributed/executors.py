@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,8 @@ RAY_MISSING = ("executor 'ray' needs Ray, which is not installed: "
 @dataclass
 class ExecutorStats:
     setup_bytes: int = 0  # shards' arrays copied to the workers (0 when forked)
-    calls: list[dict[str, Any]] = field(default_factory=list)  # per call: method, bytes
+    # per call: method, bytes sent and received, wall seconds, CPU seconds per shard
+    calls: list[dict[str, Any]] = field(default_factory=list)
     failures: int = 0  # calls that failed (worker died)
     retries: int = 0  # calls sent again to a new worker
     inline: int = 0  # calls the coordinator ran itself after the retries
@@ -89,12 +91,16 @@ class Executor:
     def call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
         """``method(*args[s])`` on every shard ``s``; the answers in shard order. Every
         answer ends with the CPU seconds of the call, counted to its worker."""
+        t = time.perf_counter()
         out = self._call(method, args)
         sent = sum(nbytes(a) for a in args)
         got = sum(nbytes(r) for r in out)
-        self.stats.calls.append({"method": method, "sent_bytes": sent, "received_bytes": got})
-        for s, r in enumerate(out):
-            self.stats.worker_cpu[self.owner(s)] += float(r[-1])
+        cpu = [float(r[-1]) for r in out]
+        self.stats.calls.append({"method": method, "sent_bytes": sent, "received_bytes": got,
+                                 "seconds": round(time.perf_counter() - t, 4),
+                                 "cpu_seconds": [round(c, 4) for c in cpu]})
+        for s, c in enumerate(cpu):
+            self.stats.worker_cpu[self.owner(s)] += c
         return out
 
     def _call(self, method: str, args: list[tuple[Any, ...]]) -> list[Any]:
