@@ -3,8 +3,9 @@
     python -m benchmarks.distributed [--cases xl,2m] [--seeds 1] [--budget xl=60,2m=240]
                                      [--workers 1,2] [--ray xl] [--json FILE] [--md FILE]
 
-Cases: ``xl`` is ``router.generate("xl", seed)`` (200,000 orders); ``2m`` the same preset
-with ``orders=2_000_000`` (the network and catalogue of ``xl``, ten times the orders). Each
+Cases: ``l`` is ``router.generate("l", seed)`` (20,000 orders), ``xl`` the ``xl`` preset
+(200,000 orders); ``2m`` the ``xl`` preset with ``orders=2_000_000`` (the network and
+catalogue of ``xl``, ten times the orders). Each
 case is generated and compiled once in this process; then ``auto`` and ``distributed`` with
 each number of workers (shards = workers, the process executor; for the cases named by
 ``--ray`` also the Ray executor at the largest number of workers, on a local Ray instance
@@ -19,7 +20,9 @@ reported per case.
 
 The figures feed the scaling model of docs/reference.md ("Scaling out"). Results (committed):
 ``--cases xl --seeds 1,2 --ray xl --json benchmarks/results/distributed_xl.json --md
-benchmarks/results/distributed_xl.md`` and ``--cases 2m --json
+benchmarks/results/distributed_xl.md``, ``--cases l --seeds 1,2,3 --json
+benchmarks/results/distributed_l.json --md benchmarks/results/distributed_l.md`` and
+``--cases 2m --json
 benchmarks/results/distributed_2m.json --md benchmarks/results/distributed_2m.md``; the floor
 runs (``--floor``, see :data:`FLOOR`) ``--cases xl,2m --floor --json
 benchmarks/results/distributed_floor.json --md benchmarks/results/distributed_floor.md``.
@@ -42,8 +45,9 @@ import router
 from benchmarks.machine import machine, versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CASES = {"xl": {}, "2m": {"orders": 2_000_000}}
-DEFAULT_BUDGET = {"xl": 60.0, "2m": 240.0}
+CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "l": ("l", {}), "xl": ("xl", {}), "2m": ("xl", {"orders": 2_000_000})}
+DEFAULT_BUDGET = {"l": 10.0, "xl": 60.0, "2m": 240.0}
 
 
 def _cpu() -> float:
@@ -126,7 +130,8 @@ def floor_run(inst: Any, problem: Any, workers: int) -> dict[str, Any]:
 def run_case(name: str, seed: int, budget: float, workers: list[int], ray: bool,
              floor: bool = False) -> dict[str, Any]:
     t, c = time.perf_counter(), _cpu()
-    inst = router.generate("xl", seed=seed, **CASES[name])
+    preset, knobs = CASES[name]
+    inst = router.generate(preset, seed=seed, **knobs)
     gen = time.perf_counter() - t
     t = time.perf_counter()
     problem = router.compile_problem(inst)
