@@ -5,9 +5,9 @@
 Per preset and seed: the sale-day batch ``router.generate(preset, seed)`` is compiled and routed
 once by ``greedy`` (seed 0, as ``router.solve`` runs it; its units per line-arc, as a solver returns them); then
 ``router.plan.build_plan`` of that array and ``router.verify`` of the plan it gives are each
-timed ``--repeat`` times. Each figure is the fastest of the repeats, by wall clock and by CPU
-time (the machine may be shared), with the CPU time per order line (the unit of
-``router.solve.PipelineParams``).
+timed ``--repeat`` times, each call after a full garbage collection. Each figure is the
+fastest of the repeats, by wall clock and by CPU time (the machine may be shared), with the CPU
+time per order line (the unit of ``router.solve.PipelineParams``).
 
 Results: benchmarks/results/plan_speed.json holds one set of rows per ``--label`` (a rerun
 replaces the rows of its label and keeps the others, so a ``before`` run made on an older
@@ -18,6 +18,7 @@ the speed-up of each over the first.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import subprocess
 import time
@@ -39,9 +40,12 @@ JSON = RESULTS / "plan_speed.json"
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    """Fastest wall-clock and CPU seconds of ``repeat`` calls, and the last result."""
+    """Fastest wall-clock and CPU seconds of ``repeat`` calls, and the last result; each call
+    starts after a full garbage collection (not timed), the previous result freed."""
     wall, cpu, out = [], [], None
     for _ in range(repeat):
+        out = None
+        gc.collect()
         t, c = time.perf_counter(), time.process_time()
         out = fn()
         wall.append(time.perf_counter() - t)

@@ -12,9 +12,10 @@ import io
 import json
 import math
 import os
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -345,13 +346,13 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
             cols = [map(pick, pair[starts[ks] + j].tolist()) for j in range(width)]
             for k, t in zip(ks.tolist(), zip(*cols, strict=True), strict=True):
                 ship_lines[k] = t
-        shipments = tuple(map(_new_shipment,
-                              map(oids.__getitem__, problem.arc_order[ship_arcs].tolist()),
-                              map(nids.__getitem__, problem.arc_node[ship_arcs].tolist()),
-                              ship_lines))
-        unfilled = tuple(map(Unfilled, map(oids.__getitem__, problem.line_order[gone].tolist()),
-                             map(sids.__getitem__, problem.line_sku[gone].tolist()),
-                             short[gone].tolist()))
+        shipments = tuple(_shipments(
+            map(oids.__getitem__, problem.arc_order[ship_arcs].tolist()),
+            map(nids.__getitem__, problem.arc_node[ship_arcs].tolist()), ship_lines))
+        unfilled = tuple(_make_all(Unfilled, {
+            "order": list(map(oids.__getitem__, problem.line_order[gone].tolist())),
+            "sku": list(map(sids.__getitem__, problem.line_sku[gone].tolist())),
+            "qty": short[gone].tolist()}))
     total = c.total
     return Plan(instance=problem.name, solver=solver, status=Status(status),
                 objective=total if math.isfinite(total) else None, lower_bound=lower_bound,
@@ -381,50 +382,80 @@ def _plan_lines(sku_ids: tuple[str, ...], sku: np.ndarray, qty: np.ndarray
     else:  # quantities too large to pack into one key
         rows, which = np.unique(np.stack((sku, qty), axis=1), axis=0, return_inverse=True)
         u_sku, u_qty = rows[:, 0], rows[:, 1]
-    objs = list(map(PlanLine, map(sku_ids.__getitem__, u_sku.tolist()), u_qty.tolist()))
+    objs = _make_all(PlanLine, {"sku": list(map(sku_ids.__getitem__, u_sku.tolist())),
+                                "qty": u_qty.tolist()})
     return objs, [(ln,) for ln in objs], which.reshape(-1)
 
 
-def _shipment_maker() -> Callable[[str, str, tuple[PlanLine, ...]], Shipment]:
-    """``Shipment(order, node, lines)`` for making many at once: the object the constructor
-    makes (the other fields at their defaults), with its slots set directly rather than through
-    ``object.__setattr__`` field by field, as a frozen dataclass's ``__init__`` does (about
-    twice as fast). The class itself wherever that would not be the same object."""
-    fields = dataclasses.fields(Shipment)
-    rest = fields[3:]
-    if ([f.name for f in fields[:3]] != ["order", "node", "lines"]
-            or hasattr(Shipment, "__post_init__") or "__dict__" in dir(Shipment)
-            or any(f.default is dataclasses.MISSING for f in rest)):
-        return Shipment
-    new = object.__new__
-    set_order, set_node, set_lines = (getattr(Shipment, f.name).__set__ for f in fields[:3])
-    defaults = tuple((getattr(Shipment, f.name).__set__, f.default) for f in rest)
-    if len(defaults) == 3:  # km, zone and cost: unrolled
-        (put_a, a), (put_b, b), (put_c, c) = defaults
-
-        def make(order: str, node: str, lines: tuple[PlanLine, ...]) -> Shipment:
-            s = new(Shipment)
-            set_order(s, order)
-            set_node(s, node)
-            set_lines(s, lines)
-            put_a(s, a)
-            put_b(s, b)
-            put_c(s, c)
-            return s
-    else:
-        def make(order: str, node: str, lines: tuple[PlanLine, ...]) -> Shipment:
-            s = new(Shipment)
-            set_order(s, order)
-            set_node(s, node)
-            set_lines(s, lines)
-            for put, value in defaults:
-                put(s, value)
-            return s
-
-    return make
+def _make_all(cls: type, columns: dict[str, list[Any]]) -> list[Any]:
+    """Instances of a frozen slots dataclass, the k-th with ``columns[name][k]`` for each named
+    field and the defaults for the others: the objects ``cls(...)`` makes, built a slot at a
+    time over all of them in C loops (``map`` over the slot's setter) instead of one
+    ``__init__`` call each, which sets field after field through ``object.__setattr__``
+    (about twice as fast). Made by ``cls(...)`` itself where that would not be the same
+    (an instance dict, a ``__post_init__``, a field without a plain default)."""
+    fields = dataclasses.fields(cls)
+    n = len(next(iter(columns.values())))
+    assert all(len(v) == n for v in columns.values())
+    if (hasattr(cls, "__post_init__") or "__dict__" in dir(cls)
+            or set(columns) - {f.name for f in fields}
+            or any(f.name not in columns and f.default is dataclasses.MISSING for f in fields)):
+        names = list(columns)
+        return [cls(**dict(zip(names, values, strict=True)))
+                for values in zip(*columns.values(), strict=True)]
+    objs: list[Any] = list(map(object.__new__, repeat(cls, n)))
+    for f in fields:
+        values = columns.get(f.name)
+        deque(map(getattr(cls, f.name).__set__, objs,
+                  repeat(f.default) if values is None else values), maxlen=0)
+    return objs
 
 
-_new_shipment = _shipment_maker()
+class _ShipmentDraft:
+    """A :class:`Shipment` being made: the same slots, plainly writable. ``_shipments`` fills
+    many with ordinary attribute stores, then makes each a ``Shipment`` by ``__class__``
+    assignment (allowed between classes of one layout)."""
+
+    __slots__ = Shipment.__slots__
+
+
+def _shipments_by_draft(orders: Iterable[str], nodes: Iterable[str],
+                        lines: list[tuple[PlanLine, ...]]) -> list[Shipment]:
+    """``Shipment(o, n, ls)`` for each triple, the optional details ``None``: the objects the
+    constructor makes, about three times as fast (a frozen dataclass's ``__init__`` sets every
+    field through ``object.__setattr__``)."""
+    out: list[Any] = list(map(object.__new__, repeat(_ShipmentDraft, len(lines))))
+    for s, o, n, ls in zip(out, orders, nodes, lines, strict=True):
+        s.order, s.node, s.lines = o, n, ls
+        s.km = s.zone = s.cost = None
+        s.__class__ = Shipment
+    return out
+
+
+def _shipments_by_constructor(orders: Iterable[str], nodes: Iterable[str],
+                              lines: list[tuple[PlanLine, ...]]) -> list[Shipment]:
+    return list(map(Shipment, orders, nodes, lines))
+
+
+def _pick_shipments() -> Callable[[Iterable[str], Iterable[str], list[tuple[PlanLine, ...]]],
+                                  list[Shipment]]:
+    """The draft way where it gives what the constructor gives (the fields of ``Shipment``
+    unchanged since it was written: the same slots, these defaults, no ``__post_init__``),
+    else the constructor."""
+    probe = (PlanLine("A", 1),)
+    try:
+        made = _shipments_by_draft(["O"], ["N"], [probe])[0]
+    except TypeError:  # pragma: no cover  (a layout __class__ assignment refuses)
+        return _shipments_by_constructor
+    same = (type(made) is Shipment and not hasattr(Shipment, "__post_init__")
+            and [(f.name, f.default) for f in dataclasses.fields(Shipment)]
+            == [("order", dataclasses.MISSING), ("node", dataclasses.MISSING),
+                ("lines", dataclasses.MISSING), ("km", None), ("zone", None), ("cost", None)]
+            and repr(made) == repr(Shipment("O", "N", probe)))
+    return _shipments_by_draft if same else _shipments_by_constructor
+
+
+_shipments = _pick_shipments()
 
 
 @contextlib.contextmanager

@@ -7,7 +7,8 @@ those records, so a bug in compilation or in a solver cannot hide itself. Every 
 over whole arrays; a message is written only for an entry that breaks one. A distance within a
 hair of a zone edge or a radius is recomputed with the scalar formula
 (:func:`router.geo.haversine_km_scalar`), whose verdict on an edge is final, as in compilation;
-the cost is summed exactly (:func:`math.fsum` over the per-shipment and per-line figures).
+the cost is the exact sum of the per-shipment and per-line figures, rounded once (as
+:func:`math.fsum` gives it; :func:`_total`).
 """
 
 from __future__ import annotations
@@ -232,6 +233,40 @@ def _lookup(table: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return pos, table[pos] == keys
 
 
+def _distinct(objs: list[Any]) -> tuple[list[Any], np.ndarray]:
+    """The distinct objects of ``objs``, by identity, and for each entry the index of its
+    object among them: a record shared by many entries (validation shares equal order lines,
+    ``build_plan`` equal plan lines and one-line tuples) is read once."""
+    n = len(objs)
+    try:  # all alive: their ids are unique
+        ids = np.fromiter(map(id, objs), dtype=np.int64, count=n)
+    except OverflowError:  # pragma: no cover  (addresses beyond 2**63)
+        ids = np.fromiter(map(id, objs), dtype=np.uint64, count=n)
+    _, which, first = _groups(ids)  # objects made one after another: sorted runs, a fast sort
+    return list(map(objs.__getitem__, first.tolist())), which
+
+
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct keys (sorted), for each entry the index of its key among them, and where
+    each distinct key first occurs (a stable sort: fast on keys that come in sorted runs)."""
+    n = len(keys)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    which = np.empty(n, dtype=np.int64)
+    which[order] = np.cumsum(new) - 1
+    return ordered[new], which, order[new]
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``arange(starts[i], starts[i] + counts[i])`` for every i, concatenated."""
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + (np.arange(total, dtype=np.int64) - offsets)
+
+
 def _canonical(index: dict[Any, int], ids: list[Any]) -> np.ndarray:
     """For each record, the position of the record its id names (the last one with that id,
     as a dict keeps it): ``arange`` when the ids are unique, as validation ensures."""
@@ -285,19 +320,20 @@ class _Records:
                                              repeat("express")), bool, no)
         line_lists = list(map(get("lines"), orders))
         counts = np.fromiter(map(len, line_lists), np.int64, no)
-        lines = list(chain.from_iterable(line_lists))
         self.line_record = np.repeat(np.arange(no, dtype=np.int64), counts)  # order record
+        lines, which = _distinct(list(chain.from_iterable(line_lists)))
         line_skus = list(map(get("sku"), lines))
         sku = _index(self.sku_key, line_skus, len(lines))
         if (sku < 0).any():  # a line of a SKU the batch does not list
             for s in (line_skus[i] for i in np.flatnonzero(sku < 0).tolist()):
                 self.sku_key.setdefault(s, len(self.sku_key))
             sku = _index(self.sku_key, line_skus, len(lines))
-        self.line_qty = np.array(list(map(get("qty"), lines)), dtype=np.int64).reshape(-1)
+        sku = sku[which]
+        self.line_qty = np.fromiter(map(get("qty"), lines), np.int64, len(lines))[which]
         self.span = max(1, len(self.sku_key))
         key = canon[self.line_record] * self.span + sku
         # every (order, SKU) pair a line names; each line's place among them
-        self.keys, self.line_key = np.unique(key, return_inverse=True)
+        self.keys, self.line_key, _ = _groups(key)
         if len(self.order_index) == no:
             self.ship_keys = self.keys
         else:  # an order id given twice: a plan ships the lines of the last record only
@@ -348,14 +384,20 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     ns = len(ships)
     s_order = _index(r.order_index, map(get("order"), ships), ns)
     s_node = _index(r.node_index, map(get("node"), ships), ns)
-    ship_lines = list(map(get("lines"), ships))
-    s_count = np.fromiter(map(len, ship_lines), np.int64, ns)
-    flat = list(chain.from_iterable(ship_lines))
+    # each distinct lines tuple and each distinct line object read once
+    tuples, s_tuple = _distinct(list(map(get("lines"), ships)))
+    t_count = np.fromiter(map(len, tuples), np.int64, len(tuples))
+    t_start = np.cumsum(t_count) - t_count
+    objs, t_obj = _distinct(list(chain.from_iterable(tuples)))
+    s_count = t_count[s_tuple]
     l_ship = np.repeat(np.arange(ns, dtype=np.int64), s_count)
-    l_sku_ids = list(map(get("sku"), flat))
-    l_sku_all = _index(r.sku_key, l_sku_ids, len(flat))
-    l_qty_list = list(map(get("qty"), flat))
-    l_q, l_ok = _quantities(l_qty_list)
+    l_obj = t_obj[_ranges(t_start[s_tuple], s_count)]  # each plan line's object
+    o_q, o_ok = _quantities(list(map(get("qty"), objs)))
+    l_sku_all = _index(r.sku_key, map(get("sku"), objs), len(objs))[l_obj]
+    l_q, l_ok = o_q[l_obj], o_ok[l_obj]
+
+    def line_of(e: int) -> Any:
+        return objs[int(l_obj[e])]
 
     known = (s_order >= 0) & (s_node >= 0)
     kidx = np.flatnonzero(known)
@@ -441,19 +483,19 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     for e in li[unknown_line].tolist():
         o, n = ids(int(l_ship[e]))
         at_line(e, 0, Violation("unknown-line", "shipment carries a SKU the order does not "
-                                                "ask for", order=o, node=n, sku=l_sku_ids[e]))
+                                                "ask for", order=o, node=n, sku=line_of(e).sku))
     for e in dup_line.tolist():
         o, n = ids(int(l_ship[e]))
         at_line(e, 1, Violation("duplicate-line", "a SKU appears twice in one shipment",
-                                order=o, node=n, sku=l_sku_ids[e]))
+                                order=o, node=n, sku=line_of(e).sku))
     for e in bad_qty.tolist():
         o, n = ids(int(l_ship[e]))
-        at_line(e, 2, Violation("quantity", _bad_quantity("shipped", l_qty_list[e]),
-                                order=o, node=n, sku=l_sku_ids[e]))
+        at_line(e, 2, Violation("quantity", _bad_quantity("shipped", line_of(e).qty),
+                                order=o, node=n, sku=line_of(e).sku))
     for e in bad_store.tolist():
         o, n = ids(int(l_ship[e]))
         at_line(e, 3, Violation("store-ineligible", "SKU may not ship from a store",
-                                order=o, node=n, sku=l_sku_ids[e]))
+                                order=o, node=n, sku=line_of(e).sku))
     found.sort(key=lambda kv: kv[0])
     out.extend(v for _, v in found)
 
@@ -464,7 +506,7 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     node_units = _sum_by(g_node, g_q, r.n_nodes)
     node_packages = np.bincount(a_n, minlength=r.n_nodes)
     order_packages = np.bincount(a_o, minlength=r.n_orders)
-    package_cost = (zone_pp[a_zone[a_in]] + r.node_hpp[a_n[a_in]]).tolist()
+    package_cost = zone_pp[a_zone[a_in]] + r.node_hpp[a_n[a_in]]
     g_zone = s_zone[l_ship[g_idx]]
     gz = g_zone < n_zones
     unit_cost = (g_q[gz].astype(np.float64)
@@ -519,21 +561,16 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     pen = _or_default([r.orders[j] for j in short_orders.tolist()], "unfilled_penalty",
                       inst.unfilled_penalty)[which_order.reshape(-1)]
     if short_units.dtype == object:
-        unfilled_cost = [u * p for u, p in zip(short_units.tolist(), pen.tolist(), strict=True)]
+        unfilled_cost = np.array([u * p for u, p in zip(short_units.tolist(), pen.tolist(),
+                                                        strict=True)], dtype=np.float64)
     else:
-        unfilled_cost = (short_units.astype(np.float64) * pen).tolist()
+        unfilled_cost = short_units.astype(np.float64) * pen
 
     # ---- stock pools, in the order the plan first ships from them
-    by_pool = np.argsort(g_node * span + g_sku, kind="stable")
-    pool_sorted = (g_node * span + g_sku)[by_pool]
-    starts = np.flatnonzero(np.concatenate(([len(by_pool) > 0],
-                                            pool_sorted[1:] != pool_sorted[:-1])))
-    pools = pool_sorted[starts]
-    which = np.repeat(np.arange(len(pools)), np.diff(np.append(starts, len(by_pool))))
-    used = _sum_by(which, g_q[by_pool], len(pools))
+    pools, which, first = _groups(g_node * span + g_sku)
+    used = _sum_by(which, g_q, len(pools))
     avail = _available(r, pools // span, pools % span)
     over = np.flatnonzero(np.asarray(used > avail, dtype=bool))
-    first = by_pool[starts]  # the stable sort keeps each pool's first line first
     for p in over[np.argsort(first[over], kind="stable")].tolist():
         n_, s_ = divmod(int(pools[p]), span)
         out.append(Violation("stock", f"ships {int(used[p])} units but only {int(avail[p])} "
@@ -554,23 +591,48 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
             out.append(Violation("node-units", f"{int(un_n[i])} units, capacity "
                                                f"{node.max_units}", node=node.id))
 
-    pk, un, uf = (math.fsum(package_cost), math.fsum(unit_cost.tolist()),
-                  math.fsum(unfilled_cost))
+    pk, un, uf = _total(package_cost), _total(unit_cost), _total(unfilled_cost)
     cost = CostBreakdown(pk, un, uf, math.fsum((pk, un, uf)))
     _check_cost(plan, cost, out)
     _check_bound(plan, cost, out)
     return VerifyReport(tuple(out), cost, plan.objective)
 
 
+def _total(figures: np.ndarray) -> float:
+    """The sum of float64 figures rounded once, exactly as :func:`math.fsum` gives it, with
+    numpy. A finite float is ``m * 2**e`` with an integer ``m`` of at most 53 bits; the ``m``
+    of each exponent are added as integers (in halves of 26 and 27 bits, whose float64 sums
+    stay exact below 2**26 terms), the totals of the exponents as Python integers, and the
+    whole converted to float once, correctly rounded."""
+    n = len(figures)
+    if n == 0:
+        return 0.0
+    if n >= 2**26 or not np.isfinite(figures).all():
+        return math.fsum(figures.tolist())
+    mantissa, exponent = np.frexp(figures)  # figures = mantissa * 2**exponent, |m| in [.5, 1)
+    m = np.ldexp(mantissa, 53).astype(np.int64)  # exact: an integer below 2**53
+    e = exponent.astype(np.int64)
+    low = int(e.min())
+    e -= low
+    bins = int(e.max()) + 1
+    high = np.bincount(e, weights=(m >> 26).astype(np.float64), minlength=bins)
+    rest = np.bincount(e, weights=(m & (2**26 - 1)).astype(np.float64), minlength=bins)
+    total = 0
+    for k in np.flatnonzero((high != 0) | (rest != 0)).tolist():
+        total += ((int(high[k]) << 26) + int(rest[k])) << k
+    if total == 0:
+        return 0.0
+    shift = low - 53  # total * 2**shift is the exact sum
+    return float(total << shift) if shift >= 0 else total / (1 << -shift)
+
+
 def _or_default(records: Sequence[Any], name: str, default: float | None) -> np.ndarray:
     """The attribute ``name`` of each record as float64, ``default`` where it is ``None``
     (infinity where that is ``None`` too: no limit). The attributes are integers below 2**53
     or finite floats, so the conversion is exact."""
-    values = np.array(list(map(attrgetter(name), records)), dtype=np.float64).reshape(-1)
-    none = np.isnan(values)  # None becomes NaN
-    if none.any():
-        values[none] = math.inf if default is None else default
-    return values
+    values = list(map(attrgetter(name), records))
+    instead = {None: math.inf if default is None else default}
+    return np.fromiter(map(instead.get, values, values), np.float64, len(values))
 
 
 def _available(r: _Records, node: np.ndarray, sku: np.ndarray) -> np.ndarray:
