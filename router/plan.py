@@ -7,13 +7,15 @@ import contextlib
 import csv
 import dataclasses
 import enum
+import gc
 import io
 import json
 import math
 import os
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,7 +309,12 @@ def _jsonable(v: Any) -> Any:
 def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarray | None,
                lower_bound: float | None, stats: RunStats | dict[str, Any],
                termination: Termination | None = None, source: str = "") -> Plan:
-    """Turn units per line-arc into shipments and unfilled lines (ids, not indices)."""
+    """Turn units per line-arc into shipments and unfilled lines (ids, not indices).
+
+    Shipments come in the order of their arcs (order, then node), their lines in the order of
+    the order's lines. Grouped with numpy and converted to Python values once; identical
+    lines (same SKU and quantity) are one :class:`PlanLine` object, and single-line shipments
+    of one line share one ``lines`` tuple (value objects: sharing them changes nothing)."""
     if not isinstance(stats, RunStats):
         stats = RunStats.from_mapping(stats)
     if x is None:
@@ -318,35 +325,151 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
     c = compiled_cost(problem, x)
     nz = np.flatnonzero(x > 0)  # sorted by (line, node); regroup by (order, node)
     arcs = problem.e_arc[nz]
-    order_by_arc = np.argsort(arcs, kind="stable")
-    nz, arcs = nz[order_by_arc], arcs[order_by_arc]
-    bounds = np.flatnonzero(np.diff(arcs)) + 1
+    by_arc = np.argsort(arcs, kind="stable")
+    nz, arcs = nz[by_arc], arcs[by_arc]
+    n = len(nz)
+    starts = np.flatnonzero(np.concatenate(([n > 0], arcs[1:] != arcs[:-1])))
+    counts = np.diff(np.append(starts, n))
+    ship_arcs = arcs[starts]
     oids, nids, sids = problem.order_ids, problem.node_ids, problem.sku_ids
-    line_sku = problem.line_sku[problem.e_line[nz]].tolist()
-    qty = x[nz].tolist()
-    arc_list = arcs.tolist()
-    shipments = []
-    starts = [0, *bounds.tolist()]
-    ends = [*bounds.tolist(), len(nz)]
-    for s, e in zip(starts, ends, strict=True):
-        if s == e:
-            continue
-        a = arc_list[s]
-        shipments.append(Shipment(
-            order=oids[int(problem.arc_order[a])], node=nids[int(problem.arc_node[a])],
-            lines=tuple(PlanLine(sids[line_sku[k]], qty[k]) for k in range(s, e))))
     shipped = np.bincount(problem.e_line, weights=x, minlength=problem.n_lines).astype(np.int64)
     short = problem.line_qty - shipped
-    unfilled = tuple(
-        Unfilled(oids[int(problem.line_order[ln])], sids[int(problem.line_sku[ln])],
-                 int(short[ln]))
-        for ln in np.flatnonzero(short > 0))
+    gone = np.flatnonzero(short > 0)
+    with _collector_paused():
+        line_objs, singles, pair = _plan_lines(sids, problem.line_sku[problem.e_line[nz]],
+                                               x[nz])
+        ship_lines: list[tuple[PlanLine, ...]] = list(map(singles.__getitem__,
+                                                          pair[starts].tolist()))
+        pick = line_objs.__getitem__
+        for width in np.unique(counts[counts > 1]).tolist():  # shipments of several lines
+            ks = np.flatnonzero(counts == width)
+            cols = [map(pick, pair[starts[ks] + j].tolist()) for j in range(width)]
+            for k, t in zip(ks.tolist(), zip(*cols, strict=True), strict=True):
+                ship_lines[k] = t
+        shipments = tuple(_shipments(
+            map(oids.__getitem__, problem.arc_order[ship_arcs].tolist()),
+            map(nids.__getitem__, problem.arc_node[ship_arcs].tolist()), ship_lines))
+        unfilled = tuple(_make_all(Unfilled, {
+            "order": list(map(oids.__getitem__, problem.line_order[gone].tolist())),
+            "sku": list(map(sids.__getitem__, problem.line_sku[gone].tolist())),
+            "qty": short[gone].tolist()}))
     total = c.total
     return Plan(instance=problem.name, solver=solver, status=Status(status),
                 objective=total if math.isfinite(total) else None, lower_bound=lower_bound,
                 cost=CostBreakdown(c.package, c.unit, c.unfilled, total),
-                shipments=tuple(shipments), unfilled=unfilled, stats=stats,
+                shipments=shipments, unfilled=unfilled, stats=stats,
                 termination=termination, source=source)
+
+
+def _plan_lines(sku_ids: tuple[str, ...], sku: np.ndarray, qty: np.ndarray
+                ) -> tuple[list[PlanLine], list[tuple[PlanLine]], np.ndarray]:
+    """The distinct (SKU, quantity) pairs of a plan's lines, each as a :class:`PlanLine` and
+    as the one-line tuple of it, and for every line the index of its pair."""
+    if len(sku) == 0:
+        return [], [], np.zeros(0, dtype=np.int64)
+    span = int(qty.max()) + 1
+    size = span * len(sku_ids)
+    if size <= 4 * len(sku) + 2**20:  # pairs numbered through a table of every possible key
+        key = sku * span + qty
+        seen = np.zeros(size, dtype=bool)
+        seen[key] = True
+        keys = np.flatnonzero(seen)
+        which = (np.cumsum(seen) - 1)[key]
+        u_sku, u_qty = keys // span, keys % span
+    elif size < 2**62:
+        keys, which = np.unique(sku * span + qty, return_inverse=True)
+        u_sku, u_qty = keys // span, keys % span
+    else:  # quantities too large to pack into one key
+        rows, which = np.unique(np.stack((sku, qty), axis=1), axis=0, return_inverse=True)
+        u_sku, u_qty = rows[:, 0], rows[:, 1]
+    objs = _make_all(PlanLine, {"sku": list(map(sku_ids.__getitem__, u_sku.tolist())),
+                                "qty": u_qty.tolist()})
+    return objs, [(ln,) for ln in objs], which.reshape(-1)
+
+
+def _make_all(cls: type, columns: dict[str, list[Any]]) -> list[Any]:
+    """Instances of a frozen slots dataclass, the k-th with ``columns[name][k]`` for each named
+    field and the defaults for the others: the objects ``cls(...)`` makes, built a slot at a
+    time over all of them in C loops (``map`` over the slot's setter) instead of one
+    ``__init__`` call each, which sets field after field through ``object.__setattr__``
+    (about twice as fast). Made by ``cls(...)`` itself where that would not be the same
+    (an instance dict, a ``__post_init__``, a field without a plain default)."""
+    fields = dataclasses.fields(cls)
+    n = len(next(iter(columns.values())))
+    assert all(len(v) == n for v in columns.values())
+    if (hasattr(cls, "__post_init__") or "__dict__" in dir(cls)
+            or set(columns) - {f.name for f in fields}
+            or any(f.name not in columns and f.default is dataclasses.MISSING for f in fields)):
+        names = list(columns)
+        return [cls(**dict(zip(names, values, strict=True)))
+                for values in zip(*columns.values(), strict=True)]
+    objs: list[Any] = list(map(object.__new__, repeat(cls, n)))
+    for f in fields:
+        values = columns.get(f.name)
+        deque(map(getattr(cls, f.name).__set__, objs,
+                  repeat(f.default) if values is None else values), maxlen=0)
+    return objs
+
+
+class _ShipmentDraft:
+    """A :class:`Shipment` being made: the same slots, plainly writable. ``_shipments`` fills
+    many with ordinary attribute stores, then makes each a ``Shipment`` by ``__class__``
+    assignment (allowed between classes of one layout)."""
+
+    __slots__ = Shipment.__slots__
+
+
+def _shipments_by_draft(orders: Iterable[str], nodes: Iterable[str],
+                        lines: list[tuple[PlanLine, ...]]) -> list[Shipment]:
+    """``Shipment(o, n, ls)`` for each triple, the optional details ``None``: the objects the
+    constructor makes, about three times as fast (a frozen dataclass's ``__init__`` sets every
+    field through ``object.__setattr__``)."""
+    out: list[Any] = list(map(object.__new__, repeat(_ShipmentDraft, len(lines))))
+    for s, o, n, ls in zip(out, orders, nodes, lines, strict=True):
+        s.order, s.node, s.lines = o, n, ls
+        s.km = s.zone = s.cost = None
+        s.__class__ = Shipment
+    return out
+
+
+def _shipments_by_constructor(orders: Iterable[str], nodes: Iterable[str],
+                              lines: list[tuple[PlanLine, ...]]) -> list[Shipment]:
+    return list(map(Shipment, orders, nodes, lines))
+
+
+def _pick_shipments() -> Callable[[Iterable[str], Iterable[str], list[tuple[PlanLine, ...]]],
+                                  list[Shipment]]:
+    """The draft way where it gives what the constructor gives (the fields of ``Shipment``
+    unchanged since it was written: the same slots, these defaults, no ``__post_init__``),
+    else the constructor."""
+    probe = (PlanLine("A", 1),)
+    try:
+        made = _shipments_by_draft(["O"], ["N"], [probe])[0]
+    except TypeError:  # pragma: no cover  (a layout __class__ assignment refuses)
+        return _shipments_by_constructor
+    same = (type(made) is Shipment and not hasattr(Shipment, "__post_init__")
+            and [(f.name, f.default) for f in dataclasses.fields(Shipment)]
+            == [("order", dataclasses.MISSING), ("node", dataclasses.MISSING),
+                ("lines", dataclasses.MISSING), ("km", None), ("zone", None), ("cost", None)]
+            and repr(made) == repr(Shipment("O", "N", probe)))
+    return _shipments_by_draft if same else _shipments_by_constructor
+
+
+_shipments = _pick_shipments()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a plan's many small objects are made: all
+    of them are kept, so a collection would free nothing, and with a large batch in memory a
+    full one costs more than building the plan. Turned back on only if it was on."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def x_from_plan(problem: Problem, plan: Plan) -> tuple[np.ndarray | None, str]:
