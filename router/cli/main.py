@@ -159,7 +159,8 @@ def _load_extensions() -> None:
     """Commands defined in other modules (generate, export, bench) register themselves."""
     import importlib
 
-    for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench"):
+    for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench",
+                "router.cli.network", "router.cli.replay"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
