@@ -13,6 +13,7 @@ from router.errors import InputError, RouterError, SolverUnavailable, Verificati
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
+from router.network import Network
 from router.plan import Plan
 from router.solve import solve
 from router.solvers.registry import Status
@@ -31,7 +32,7 @@ def available_solvers() -> dict[str, str]:
 
 
 __all__ = [
-    "GapInstance", "InputError", "Instance", "Plan", "Problem", "RouterError", "SolverUnavailable",
+    "GapInstance", "InputError", "Instance", "Network", "Plan", "Problem", "RouterError", "SolverUnavailable",
     "Status", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
     "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify",
 ]

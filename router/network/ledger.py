@@ -223,11 +223,7 @@ class Change:
     retry_lines: np.ndarray | None = None  # lines to offer again at the next batch
     summary: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def empty(self) -> bool:
-        return not any(getattr(self, k) is not None for k in (
-            "plan", "orders_new", "lines_set", "packages_state", "pools_set", "usage_set",
-            "adjustments")) and not self.reset_usage
+
 
 
 @dataclass(frozen=True)
@@ -290,6 +286,8 @@ class Ledger:
         self.clock = 0.0
         self.window = 0
         self.on_hand = static.initial.copy()
+        self._pool_ss = static.node_ss[static.pool_node]
+        self._available = np.maximum(0, self.on_hand - self._pool_ss)
         self.adjusted = np.zeros(p, dtype=np.int64)  # sum of adjustment deltas per pool
         self.used_packages = np.zeros(n, dtype=np.int64)
         self.used_units = np.zeros(n, dtype=np.int64)
@@ -341,8 +339,16 @@ class Ledger:
         return len(self.k_order)
 
     def available(self) -> np.ndarray:
-        """Units each pool may ship now: on hand less the node's safety stock, at least 0."""
-        return np.maximum(0, self.on_hand - self.s.node_ss[self.s.pool_node])
+        """Units each pool may ship now: on hand less the node's safety stock, at least 0
+        (kept up to date with the stock; read-only)."""
+        v = self._available.view()
+        v.flags.writeable = False
+        return v
+
+    def set_on_hand(self, on_hand: np.ndarray) -> None:
+        """Replace the whole stock on hand (restoring from a file)."""
+        self.on_hand = np.asarray(on_hand, dtype=np.int64).copy()
+        self._available = np.maximum(0, self.on_hand - self._pool_ss)
 
     def packages_left(self) -> np.ndarray:
         return self.s.node_max_packages - self.used_packages
@@ -439,7 +445,7 @@ class Ledger:
             problems.append("two packages from one node for one order in one batch")
         # stock: never more than available now
         used_p, pool_q = _group_sum(pool, sl_qty)
-        avail = self.available()[used_p]
+        avail = self._available[used_p]
         over = pool_q > avail
         for i in np.flatnonzero(over)[:3].tolist():
             problems.append(f"node {s.node_ids[s.pool_node[used_p[i]]]} SKU "
@@ -717,6 +723,7 @@ class Ledger:
                 self.adjusted[idx] += val - self.on_hand[idx]
                 self.adjustment_count += len(ch.adjustments)
             self.on_hand[idx] = val
+            self._available[idx] = np.maximum(0, val - self._pool_ss[idx])
         if ch.usage_set is not None:
             n, pk, un = ch.usage_set
             self.used_packages[n] = pk
@@ -777,6 +784,8 @@ class Ledger:
                        f"{int((expect != self.on_hand).sum())} pools")
         if (self.on_hand < 0).any():
             out.append("negative stock on hand")
+        if (self._available != np.maximum(0, self.on_hand - self._pool_ss)).any():
+            out.append("available stock differs from stock on hand less safety stock")
         shipped_line = np.bincount(self.s_line.a[sl_active], weights=self.s_qty.a[sl_active],
                                    minlength=self.n_lines).astype(np.int64)
         if (shipped_line != self.l_shipped.a).any():

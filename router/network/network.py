@@ -215,6 +215,8 @@ class Network:
         """Move the clock to ``t`` seconds: entering a new capacity window resets the
         capacity used; waiting units past the wait limit are cancelled at their penalty."""
         ch = self.ledger.advance_change(float(t))
+        if ch.clock == self.ledger.clock and not ch.reset_usage and ch.lines_set is None:
+            return {"window": ch.window, "reset": False, "cancelled": 0}  # nothing changes
         self._write(ch)
         return {"window": ch.window, "reset": ch.reset_usage,
                 "cancelled": ch.summary.get("cancelled", 0)}
@@ -511,7 +513,7 @@ class Network:
         return n
 
     def _write(self, ch: Change) -> None:
-        if self.store is not None and not ch.empty:
+        if self.store is not None:
             self.store.write(ch)
         self.ledger.apply(ch)
 

@@ -241,7 +241,7 @@ class Store:
         pools = table("SELECT on_hand FROM pools ORDER BY pool", 1, np.int64)
         if len(pools) != led.s.n_pools:
             raise InputError([("pools", "the ledger does not match its network")], self.path)
-        led.on_hand = pools[:, 0].copy()
+        led.set_on_hand(pools[:, 0])
         usage = table("SELECT packages, units FROM usage ORDER BY node", 2, np.int64)
         led.used_packages, led.used_units = usage[:, 0].copy(), usage[:, 1].copy()
         adj = table("SELECT pool, delta FROM adjustments", 2, np.int64)
