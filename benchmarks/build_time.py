@@ -102,11 +102,12 @@ def _handover_pulp_highs(model: Any, start: np.ndarray) -> None:
 
 
 def measure(problem: Problem, repeat: int) -> dict[str, Any]:
-    from router.solvers.registry import SolveOptions, get
+    from router.contract import Run
+    from router.solvers.registry import get
 
     model = mip_model.build_model(problem)
     t_model = best_of(repeat, lambda: mip_model.build_model(problem))
-    x = get("greedy").func(problem, SolveOptions()).x
+    x = get("greedy").func(problem, Run.of()).x
     start = (model.values_from_x(problem, x) if x is not None
              else np.zeros(model.n_cols, dtype=np.float64))
     out: dict[str, Any] = {"instance": problem.name, "orders": problem.n_orders,
@@ -120,16 +121,18 @@ def measure(problem: Problem, repeat: int) -> dict[str, Any]:
 
 
 def solve_each(problem: Problem, seconds: float) -> dict[str, Any]:
-    from router.solvers.registry import SolveOptions, get
+    from router.contract import Run
+    from router.solvers.registry import get
 
     res = {}
     for name in BACKENDS:
         t0 = time.perf_counter()
-        r = get(name).func(problem, SolveOptions(time_limit=seconds))
+        r = get(name).func(problem, Run.of(seconds))
         res[name] = {"wall_seconds": time.perf_counter() - t0, "status": str(r.status),
-                     "objective": r.objective, "lower_bound": r.lower_bound,
-                     "build_seconds": r.build_seconds, "solve_seconds": r.solve_seconds,
-                     "fallback": r.stats.get("fallback")}
+                     "objective": r.objective, "lower_bound": r.bound,
+                     "build_seconds": r.stats.build_seconds,
+                     "solve_seconds": r.stats.solve_seconds,
+                     "fallback": r.termination.fallback or None}
     return res
 
 

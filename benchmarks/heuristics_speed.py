@@ -32,9 +32,10 @@ from typing import Any
 import router
 from benchmarks.suites import GAP_DIR
 from router.compile import Problem, compile_problem
+from router.contract import Run
 from router.evaluate import violations
 from router.plan import build_plan
-from router.solvers.registry import SolveOptions, get
+from router.solvers.registry import get
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BEST_KNOWN = RESULTS / "best_known.json"
@@ -68,7 +69,7 @@ def cmd_speed(args: argparse.Namespace) -> dict[str, Any]:
         obj = None
         for _ in range(args.repeat):
             t, c = time.perf_counter(), time.process_time()
-            r = get(name).func(p, SolveOptions(seed=args.seed))
+            r = get(name).func(p, Run.of(seed=args.seed))
             times.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
             assert r.x is not None and not violations(p, r.x), name
@@ -100,26 +101,26 @@ def cmd_reference(args: argparse.Namespace) -> dict[str, Any]:
     for name in args.solvers.split(","):
         t = time.perf_counter()
         try:
-            r = get(name).func(p, SolveOptions(time_limit=args.seconds, seed=args.seed))
+            r = get(name).func(p, Run.of(args.seconds, seed=args.seed))
         except router.SolverUnavailable as e:
             print(f"{name}: {e}")
             continue
         secs = time.perf_counter() - t
-        print(f"{name}: {r.status} objective {r.objective} bound {r.lower_bound} "
+        print(f"{name}: {r.status} objective {r.objective} bound {r.bound} "
               f"in {secs:.1f} s")
         if r.x is not None and not violations(p, r.x) and (
                 entry["objective"] is None or r.objective < entry["objective"]):
             # a reference plan is kept only once the independent verifier accepts it
-            plan = build_plan(p, name, str(r.status), r.x, r.lower_bound, {})
+            plan = build_plan(p, name, str(r.status), r.x, r.bound, {})
             report = router.verify(inst, plan, raise_on_error=False)
             if report.ok:
                 entry.update(objective=report.cost.total,
                              source=f"{name} {args.seconds:g} s")
             else:
                 print(f"{name}: plan rejected by the verifier:\n{report}")
-        if r.lower_bound is not None and (entry["lower_bound"] is None
-                                          or r.lower_bound > entry["lower_bound"]):
-            entry["lower_bound"] = r.lower_bound
+        if r.bound is not None and (entry["lower_bound"] is None
+                                          or r.bound > entry["lower_bound"]):
+            entry["lower_bound"] = r.bound
     known[key] = entry
     RESULTS.mkdir(parents=True, exist_ok=True)
     BEST_KNOWN.write_text(json.dumps(known, indent=1) + "\n")
@@ -131,13 +132,13 @@ def cmd_auto(args: argparse.Namespace) -> dict[str, Any]:
     p = _problem(args.preset, args.seed)
     ref = _best_known().get(f"{args.preset}-{args.seed}")
     t = time.perf_counter()
-    r = get("auto").func(p, SolveOptions(time_limit=args.seconds, seed=args.seed))
+    r = get("auto").func(p, Run.of(args.seconds, seed=args.seed))
     secs = time.perf_counter() - t
     assert r.x is not None and not violations(p, r.x)
     out: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "time_limit": args.seconds,
                            "seconds": round(secs, 3), "objective": r.objective,
-                           "lower_bound": r.lower_bound, "status": str(r.status),
-                           "stages": r.stats.get("stages"), "machine": _machine()}
+                           "lower_bound": r.bound, "status": str(r.status),
+                           "stages": [st.to_dict() for st in r.stats.stages], "machine": _machine()}
     if ref and ref.get("objective"):
         out["best_known"] = ref["objective"]
         out["gap_to_best_known_pct"] = round(100 * (r.objective / ref["objective"] - 1), 3)
@@ -161,16 +162,16 @@ def cmd_gap(args: argparse.Namespace) -> dict[str, Any]:
         line: dict[str, Any] = {"instance": name, "optimum": opt}
         for s in solvers:
             limit = args.seconds if s in ("lagrangian", "auto") else None
-            r = get(s).func(p, SolveOptions(time_limit=limit))
+            r = get(s).func(p, Run.of(limit))
             if r.objective is None:
                 line[s] = None
                 continue
             g = 100 * (r.objective / opt - 1)
             gaps[s].append(g)
             line[s] = round(g, 3)
-            if r.lower_bound is not None:
-                assert r.lower_bound <= opt + 1e-6, (name, s, r.lower_bound, opt)
-                line[s + "_bound_gap"] = round(100 * (1 - r.lower_bound / opt), 3)
+            if r.bound is not None:
+                assert r.bound <= opt + 1e-6, (name, s, r.bound, opt)
+                line[s + "_bound_gap"] = round(100 * (1 - r.bound / opt), 3)
         per_instance.append(line)
         print(name, {s: line[s] for s in solvers})
     summary = {s: {"instances": len(v), "no_plan": len(rows) - len(v),
@@ -191,12 +192,12 @@ def cmd_overrun(args: argparse.Namespace) -> dict[str, Any]:
         p = _problem(preset, args.seed)
         for limit in (float(v) for v in args.limits.split(",")):
             t = time.perf_counter()
-            r = get("auto").func(p, SolveOptions(time_limit=limit, seed=args.seed))
+            r = get("auto").func(p, Run.of(limit, seed=args.seed))
             secs = time.perf_counter() - t
             assert r.x is not None and not violations(p, r.x)
             rows.append({"preset": preset, "time_limit": limit, "seconds": round(secs, 3),
                          "overrun": round(secs - limit, 3), "objective": r.objective,
-                         "stages": r.stats.get("stages")})
+                         "stages": [st.to_dict() for st in r.stats.stages]})
             print(rows[-1])
     out = {"rows": rows, "machine": _machine()}
     _save("auto_overrun.json", out)

@@ -221,7 +221,10 @@ def _child(instance: Instance | GapInstance, solver: str, kind: str, budget: flo
                    compile_seconds=finite(stats.get("compile_seconds")),
                    build_seconds=finite(stats.get("build_seconds")),
                    solve_seconds=finite(stats.get("solve_seconds")),
-                   fallback=stats.get("fallback") or "")
+                   fallback=(plan.termination.fallback if plan.termination else "") or "",
+                   termination=(str(plan.termination.reason) if plan.termination else ""),
+                   limit=(str(plan.termination.limit) if plan.termination else ""),
+                   source=plan.source)
         if plan.has_plan:
             tv = time.perf_counter()
             report = router.verify(instance, plan, raise_on_error=False)

@@ -9,14 +9,21 @@
 import logging
 
 from router.compile import Problem, compile_problem
-from router.errors import InputError, RouterError, SolverUnavailable, VerificationError
+from router.contract import Budget, Limit, Reason, Status, Termination
+from router.errors import (
+    InputError,
+    Interrupted,
+    OptionError,
+    RouterError,
+    SolverUnavailable,
+    VerificationError,
+)
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
 from router.network import Network
 from router.plan import Plan
 from router.solve import solve
-from router.solvers.registry import Status
 from router.verify import VerifyReport, verify
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -32,7 +39,8 @@ def available_solvers() -> dict[str, str]:
 
 
 __all__ = [
-    "GapInstance", "InputError", "Instance", "Network", "Plan", "Problem", "RouterError", "SolverUnavailable",
-    "Status", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
+    "Budget", "GapInstance", "InputError", "Instance", "Interrupted", "Limit", "Network",
+    "OptionError", "Plan", "Problem", "Reason", "RouterError", "SolverUnavailable", "Status",
+    "Termination", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
     "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify",
 ]

@@ -17,12 +17,13 @@ available stock, and nodes whose package or unit capacity is zero.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from router.geo import EARTH_RADIUS_KM, haversine_km_scalar, haversine_rad
-from router.instance import GAP_SKU, GapInstance, Instance
+from router.instance import GAP_SKU, GapInstance, Instance, Order, OrderColumns, order_columns
 
 IntArray = np.ndarray
 FloatArray = np.ndarray
@@ -138,94 +139,247 @@ def segment_ptr(keys: IntArray, n: int) -> IntArray:
 
 
 def compile_problem(instance: Instance | GapInstance) -> Problem:
-    """Compile an instance (routing batch or GAP) into a :class:`Problem`."""
+    """Compile an instance (routing batch or GAP) into a :class:`Problem`. A routing batch is
+    :func:`compile_batch` of its orders against :func:`compile_network` of its network, in
+    the state the instance gives (stock less safety stock, the nodes' limits)."""
     t0 = time.perf_counter()
     if isinstance(instance, GapInstance):
         problem = _compile_gap(instance)
     else:
-        problem = _compile_routing(instance)
+        net = compile_network(instance)
+        problem = compile_batch(net, instance.columns, name=instance.name,
+                                pool_available=net.pool_available,
+                                node_max_packages=net.node_max_packages,
+                                node_capacity=net.node_capacity,
+                                unfilled_penalty=instance.unfilled_penalty,
+                                default_max_packages=instance.default_max_packages)
     object.__setattr__(problem, "compile_seconds", time.perf_counter() - t0)
     return problem
 
 
-def _compile_routing(inst: Instance) -> Problem:
-    sku_ids = tuple(s.id for s in inst.skus)
-    sku_index = {s: i for i, s in enumerate(sku_ids)}
-    sku_weight = np.array([s.weight_kg for s in inst.skus], dtype=np.float64)
-    sku_store_ok = np.array([s.store_eligible for s in inst.skus], dtype=bool)
+@dataclass(frozen=True, eq=False)
+class CompiledNetwork:
+    """The per-node part of compilation, done once per network: ids, coordinates (radians and
+    cosines), node kind, handling costs, service radii, SKU weights and store eligibility,
+    zone tariffs, express radius, the spatial index of local (service-radius) nodes, and the
+    universe of stock pools: every (node, SKU) pair the network may stock (named in an
+    inventory), sorted by (SKU, node), as ``pool_node``, ``pool_sku`` (indices into
+    ``node_ids`` / ``sku_ids``).
 
-    nodes = inst.nodes
+    ``pool_available``, ``node_max_packages`` and ``node_capacity`` are the state of the
+    snapshot the network was compiled from (inventory less safety stock, the nodes' limits);
+    a batch is compiled against any state (:func:`compile_batch`).
+
+    Candidate sources of a line of SKU ``s`` for an order in grid cell ``c``: if the key
+    ``s * n_cells + c`` is in ``cell_key`` (at ``k``), the pools
+    ``cand_pool[cell_ptr[k]:cell_ptr[k + 1]]``, else ``cand_pool[sku_ptr[s]:sku_ptr[s + 1]]``;
+    either list is sorted by node. The second holds the pools of nodes without a local service
+    radius (they may serve any order); the first adds the local pools of the SKU in the cell
+    and its eight neighbours, which hold every order within reach of them. Pools of SKUs a
+    store may not ship are in neither.
+    """
+
+    node_ids: tuple[str, ...]
+    sku_ids: tuple[str, ...]
+    pool_node: IntArray  # (P,)
+    pool_sku: IntArray  # (P,)
+    pool_available: IntArray  # (P,) inventory less safety stock, >= 0
+    node_max_packages: FloatArray  # (N,) inf where unlimited
+    node_capacity: FloatArray  # (N,) inf where unlimited
+
+    sku_weight: FloatArray  # (S,)
+    sku_store_ok: np.ndarray  # (S,) bool
+    node_lat: FloatArray  # (N,) degrees
+    node_lon: FloatArray
+    node_rlat: FloatArray  # radians
+    node_rlon: FloatArray
+    node_cos: FloatArray  # cosine of the latitude
+    node_is_store: np.ndarray  # (N,) bool
+    node_handling_per_unit: FloatArray
+    node_handling_per_package: FloatArray
+    node_radius: FloatArray  # (N,) service radius, inf where none
+    zone_max_km: FloatArray  # (Z,) ascending
+    zone_per_package: FloatArray
+    zone_per_kg: FloatArray
+    express_max_km: float | None
+
+    grid: tuple[float, float, int, int] | None  # cell height, width (degrees), columns, cells
+    sku_ptr: IntArray  # (S+1,) into cand_pool
+    cell_key: IntArray  # (K,) sorted
+    cell_ptr: IntArray  # (K+1,) into cand_pool
+    cand_pool: IntArray
+
+    def __post_init__(self) -> None:
+        freeze_arrays(self)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def n_pools(self) -> int:
+        return int(self.pool_node.shape[0])
+
+    def pool_index(self, node: IntArray, sku: IntArray) -> IntArray:
+        """The network pool of each (node, SKU) pair (e.g. a Problem's ``pool_node``,
+        ``pool_sku``); -1 where the network holds no such pool."""
+        node = np.asarray(node, dtype=np.int64)
+        sku = np.asarray(sku, dtype=np.int64)
+        n = max(self.n_nodes, 1)
+        keys = self.pool_sku * n + self.pool_node
+        want = sku * n + node
+        pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+        found = (keys[pos] == want) if len(keys) else np.zeros(len(want), dtype=bool)
+        return np.where(found, pos, -1)
+
+
+def compile_network(instance: Instance) -> CompiledNetwork:
+    """The per-node part of compilation (see :class:`CompiledNetwork`). Uses only
+    ``instance.shipping``, ``.skus`` and ``.nodes`` (their inventories name the pools)."""
+    sku_ids = tuple(s.id for s in instance.skus)
+    sku_index = {s: i for i, s in enumerate(sku_ids)}
+    sku_weight = np.array([s.weight_kg for s in instance.skus], dtype=np.float64)
+    sku_store_ok = np.array([s.store_eligible for s in instance.skus], dtype=bool)
+    nodes = instance.nodes
     n_nodes = len(nodes)
-    node_ids = tuple(n.id for n in nodes)
     node_lat = np.array([n.lat for n in nodes], dtype=np.float64)
     node_lon = np.array([n.lon for n in nodes], dtype=np.float64)
     node_is_store = np.array([n.kind == "store" for n in nodes], dtype=bool)
-    node_hpu = np.array([n.handling_per_unit for n in nodes], dtype=np.float64)
-    node_hpp = np.array([n.handling_per_package for n in nodes], dtype=np.float64)
     inf = np.inf
-    node_maxp = np.array([inf if n.max_packages is None else n.max_packages for n in nodes],
-                         dtype=np.float64)
-    node_cap = np.array([inf if n.max_units is None else n.max_units for n in nodes],
-                        dtype=np.float64)
     node_radius = np.array([inf if n.service_radius_km is None else n.service_radius_km
                             for n in nodes], dtype=np.float64)
-    node_open = (node_maxp > 0) & (node_cap > 0)
 
-    # stock pools sorted by (sku, node)
-    p_node: list[int] = []
-    p_sku: list[int] = []
-    p_qty: list[int] = []
-    for ni, n in enumerate(nodes):
-        if not node_open[ni]:
-            continue
-        ss = n.safety_stock
-        for s, q in n.inventory.items():
-            if q > ss:
-                p_node.append(ni)
-                p_sku.append(sku_index[s])
-                p_qty.append(q - ss)
-    pool_node = np.array(p_node, dtype=np.int64)
-    pool_sku = np.array(p_sku, dtype=np.int64)
-    pool_qty_i = np.array(p_qty, dtype=np.int64)
-    order_p = np.lexsort((pool_node, pool_sku))
-    pool_node, pool_sku, pool_qty_i = pool_node[order_p], pool_sku[order_p], pool_qty_i[order_p]
+    # stock pools: every (node, SKU) named in an inventory, sorted by (SKU, node)
+    counts = np.array([len(n.inventory) for n in nodes], dtype=np.int64)
+    pool_node = np.repeat(np.arange(n_nodes, dtype=np.int64), counts)
+    pool_sku = np.array([sku_index[s] for n in nodes for s in n.inventory], dtype=np.int64)
+    stock = np.array([q for n in nodes for q in n.inventory.values()], dtype=np.int64)
+    safety = np.array([n.safety_stock for n in nodes], dtype=np.int64)
+    by_sku_node = np.lexsort((pool_node, pool_sku))
+    pool_node, pool_sku = pool_node[by_sku_node], pool_sku[by_sku_node]
+    available = np.maximum(stock[by_sku_node] - safety[pool_node], 0)
+
+    # candidate index: pools of non-local nodes by SKU, then merged lists per (SKU, cell)
+    shippable = ~(node_is_store[pool_node] & ~sku_store_ok[pool_sku])
+    grid, local = _grid(node_radius, node_lat, node_lon)
+    free = np.flatnonzero(shippable & ~local[pool_node])
+    sku_ptr = segment_ptr(pool_sku[free], len(sku_ids))
+    cell_key = np.zeros(0, dtype=np.int64)
+    cell_ptr = np.zeros(1, dtype=np.int64)
+    cand = free
+    if grid is not None:
+        _, _, n_cols, n_cells = grid
+        lp = np.flatnonzero(shippable & local[pool_node])
+        around = np.array([dr + dc for dr in (-n_cols, 0, n_cols) for dc in (-1, 0, 1)],
+                          dtype=np.int64)
+        base = pool_sku[lp] * n_cells + _cell(node_lat[pool_node[lp]],
+                                              node_lon[pool_node[lp]], grid)
+        keys = (base[:, None] + around[None, :]).ravel()
+        cell_key, key_of = np.unique(keys, return_inverse=True)
+        key_sku = cell_key // n_cells
+        n_free = sku_ptr[key_sku + 1] - sku_ptr[key_sku]
+        ent_key = np.concatenate([np.repeat(np.arange(len(cell_key), dtype=np.int64), n_free),
+                                  key_of.ravel()])
+        ent_pool = np.concatenate([free[expand_ranges(sku_ptr[key_sku], n_free)],
+                                   np.repeat(lp, len(around))])
+        srt = np.lexsort((ent_pool, ent_key))
+        cell_ptr = segment_ptr(ent_key[srt], len(cell_key)) + len(free)
+        cand = np.concatenate([free, ent_pool[srt]])
+
+    zones = instance.shipping.zones
+    n_rlat = np.radians(node_lat)
+    return CompiledNetwork(
+        node_ids=tuple(n.id for n in nodes), sku_ids=sku_ids,
+        pool_node=pool_node, pool_sku=pool_sku, pool_available=available,
+        node_max_packages=np.array([inf if n.max_packages is None else n.max_packages
+                                    for n in nodes], dtype=np.float64),
+        node_capacity=np.array([inf if n.max_units is None else n.max_units for n in nodes],
+                               dtype=np.float64),
+        sku_weight=sku_weight, sku_store_ok=sku_store_ok,
+        node_lat=node_lat, node_lon=node_lon, node_rlat=n_rlat, node_rlon=np.radians(node_lon),
+        node_cos=np.cos(n_rlat), node_is_store=node_is_store,
+        node_handling_per_unit=np.array([n.handling_per_unit for n in nodes], dtype=np.float64),
+        node_handling_per_package=np.array([n.handling_per_package for n in nodes],
+                                           dtype=np.float64),
+        node_radius=node_radius,
+        zone_max_km=np.array([z.max_km for z in zones], dtype=np.float64),
+        zone_per_package=np.array([z.per_package for z in zones], dtype=np.float64),
+        zone_per_kg=np.array([z.per_kg for z in zones], dtype=np.float64),
+        express_max_km=instance.shipping.express_max_km,
+        grid=grid, sku_ptr=sku_ptr, cell_key=cell_key, cell_ptr=cell_ptr, cand_pool=cand,
+    )
+
+
+def _state(values: object, n: int, what: str) -> FloatArray:
+    a = np.array(values, dtype=np.float64, copy=True).reshape(-1)
+    if a.shape != (n,):
+        raise ValueError(f"{what}: expected {n} values, got {a.shape[0]}")
+    if np.isnan(a).any() or (a < 0).any():
+        raise ValueError(f"{what}: values must be non-negative numbers")
+    return a
+
+
+def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, *, name: str,
+                  pool_available: np.ndarray, node_max_packages: np.ndarray,
+                  node_capacity: np.ndarray, unfilled_penalty: float,
+                  default_max_packages: int | None,
+                  banned_arcs: np.ndarray | None = None) -> Problem:
+    """A batch of orders compiled against the network, in the state given: units each pool
+    may ship now (``pool_available``, (P,), inventory less safety stock), packages and units
+    each node may still ship (``node_max_packages``, ``node_capacity``, (N,), inf where
+    unlimited), the batch's unfilled penalty and default package limit (for orders that set
+    none), and ``banned_arcs`` ((K, 2): order position in ``orders``, node index) that may not
+    be used. Its cost grows with the batch, not with the network.
+
+    The Problem's node and SKU indices are the network's; it carries the pools with stock
+    available now at nodes that may still ship (:meth:`CompiledNetwork.pool_index` maps them
+    back). ``orders`` may be the records or their columns (``Instance.columns``)."""
+    t0 = time.perf_counter()
+    if isinstance(orders, OrderColumns):
+        cols = orders
+        if cols.sku_ids is not net.sku_ids and cols.sku_ids != net.sku_ids:
+            raise ValueError("the order columns index other SKUs than the network")
+    else:
+        cols = order_columns(orders, net.sku_ids)
+    n_nodes = net.n_nodes
+    nn = max(n_nodes, 1)
+    avail = _state(pool_available, net.n_pools, "pool_available")
+    node_maxp = _state(node_max_packages, n_nodes, "node_max_packages")
+    node_cap = _state(node_capacity, n_nodes, "node_capacity")
+    if (cols.line_sku < 0).any():
+        raise KeyError("an order line names a SKU the network does not know")
 
     # orders and lines
-    orders = inst.orders
-    n_orders = len(orders)
-    order_ids = tuple(o.id for o in orders)
-    order_lat = np.array([o.lat for o in orders], dtype=np.float64)
-    order_lon = np.array([o.lon for o in orders], dtype=np.float64)
-    order_express = np.array([o.service == "express" for o in orders], dtype=bool)
-    dmp = inst.default_max_packages
-    order_maxp = np.array([min(o.max_packages if o.max_packages is not None
-                               else (dmp if dmp is not None else n_nodes), max(n_nodes, 1))
-                           for o in orders], dtype=np.int64)
-    order_pen = np.array([inst.order_penalty(o) for o in orders], dtype=np.float64)
-    n_lines_of = np.array([len(o.lines) for o in orders], dtype=np.int64)
-    line_order = np.repeat(np.arange(n_orders, dtype=np.int64), n_lines_of)
-    line_sku = np.array([sku_index[ln.sku] for o in orders for ln in o.lines], dtype=np.int64)
-    line_qty = np.array([ln.qty for o in orders for ln in o.lines], dtype=np.int64)
+    n_orders = len(cols)
+    line_sku, line_qty, order_line_ptr = cols.line_sku, cols.line_qty, cols.line_ptr
+    n_lines = len(line_sku)
+    line_order = np.repeat(np.arange(n_orders, dtype=np.int64), np.diff(order_line_ptr))
+    dmp = n_nodes if default_max_packages is None else default_max_packages
+    order_maxp = np.minimum(np.where(cols.max_packages >= 0, cols.max_packages, dmp), nn)
+    own = cols.unfilled_penalty
+    order_pen = np.where(np.isnan(own), float(unfilled_penalty), own)
     line_pen = order_pen[line_order]
-    order_line_ptr = segment_ptr(line_order, n_orders)
 
-    # candidate (line, pool) pairs: every node holding the line's SKU; nodes with a local
-    # service radius only for the orders a spatial grid puts within reach
-    local = _local_nodes(node_radius, node_lat, order_lat, order_lon)
-    e_line, e_pool = _pairs_by_sku(line_sku, pool_sku, ~local[pool_node], len(sku_ids))
-    if local.any():
-        ln, lp = _pairs_near(local, node_radius, node_lat, node_lon, order_lat, order_lon,
-                             order_line_ptr, line_sku, pool_node, pool_sku)
-        e_line, e_pool = np.concatenate([e_line, ln]), np.concatenate([e_pool, lp])
-        by_line_node = np.argsort(e_line * max(n_nodes, 1) + pool_node[e_pool], kind="stable")
-        e_line, e_pool = e_line[by_line_node], e_pool[by_line_node]
-    e_node = pool_node[e_pool]
-    keep = ~(node_is_store[e_node] & ~sku_store_ok[line_sku[e_line]])
-    e_line, e_pool, e_node = e_line[keep], e_pool[keep], e_node[keep]
+    # pools that may ship now: stock left at a node with packages and units left
+    node_open = (node_maxp > 0) & (node_cap > 0)
+    pool_ok = (avail > 0) & node_open[net.pool_node]
+    pools = np.flatnonzero(pool_ok)
+    pool_new = np.full(net.n_pools, -1, dtype=np.int64)
+    pool_new[pools] = np.arange(len(pools), dtype=np.int64)
+
+    # candidate (line, pool) pairs from the network's index, sorted by (line, node)
+    start, count = _candidates(net, cols, line_order)
+    e_net = net.cand_pool[expand_ranges(start, count)]
+    e_line = np.repeat(np.arange(n_lines, dtype=np.int64), count)
+    keep = pool_ok[e_net]
+    e_node = net.pool_node[e_net]
+    if banned_arcs is not None and len(banned_arcs):
+        keep &= ~_banned(banned_arcs, n_orders, n_nodes, line_order[e_line] * nn + e_node)
+    e_line, e_net, e_node = e_line[keep], e_net[keep], e_node[keep]
 
     # arcs: unique (order, node) pairs, filtered by zone, express and service radius
-    e_key = line_order[e_line] * max(n_nodes, 1) + e_node
-    n_pairs = n_orders * max(n_nodes, 1)
+    e_key = line_order[e_line] * nn + e_node
+    n_pairs = n_orders * nn
     if n_pairs <= 4 * len(e_key) + (1 << 20):
         # dense marking: the sorted unique keys and each key's rank, without a sort
         mark = np.zeros(n_pairs, dtype=bool)
@@ -234,119 +388,120 @@ def _compile_routing(inst: Instance) -> Problem:
         e_arc = (np.cumsum(mark) - 1)[e_key]
     else:
         arc_key, e_arc = np.unique(e_key, return_inverse=True)
-    arc_order = arc_key // max(n_nodes, 1)
-    arc_node = arc_key % max(n_nodes, 1)
-    n_rlat, o_rlat = np.radians(node_lat), np.radians(order_lat)
-    km = haversine_rad(n_rlat[arc_node], np.radians(node_lon)[arc_node], np.cos(n_rlat)[arc_node],
-                    o_rlat[arc_order], np.radians(order_lon)[arc_order],
-                    np.cos(o_rlat)[arc_order])
-    express_km = inst.shipping.express_max_km
-    limits = [z.max_km for z in inst.shipping.zones]
+    arc_order = arc_key // nn
+    arc_node = arc_key % nn
+    o_rlat = np.radians(cols.lat)
+    km = haversine_rad(net.node_rlat[arc_node], net.node_rlon[arc_node], net.node_cos[arc_node],
+                       o_rlat[arc_order], np.radians(cols.lon)[arc_order],
+                       np.cos(o_rlat)[arc_order])
+    express_km = net.express_max_km
+    limits = net.zone_max_km.tolist()
     if express_km is not None:
         limits.append(express_km)
-    km = _exact_near_limits(km, limits, node_radius, arc_node, arc_order, node_lat, node_lon,
-                            order_lat, order_lon)
-    zone_max = np.array([z.max_km for z in inst.shipping.zones], dtype=np.float64)
-    zone_pp = np.array([z.per_package for z in inst.shipping.zones], dtype=np.float64)
-    zone_pkg = np.array([z.per_kg for z in inst.shipping.zones], dtype=np.float64)
-    zone = np.searchsorted(zone_max, km, side="left")
-    ok = (zone < len(zone_max)) & (km <= node_radius[arc_node])
+    km = _exact_near_limits(km, limits, net.node_radius, arc_node, arc_order, net.node_lat,
+                            net.node_lon, cols.lat, cols.lon)
+    zone = np.searchsorted(net.zone_max_km, km, side="left")
+    ok = (zone < len(net.zone_max_km)) & (km <= net.node_radius[arc_node])
     if express_km is not None:
-        ok &= ~order_express[arc_order] | (km <= express_km)
+        ok &= ~cols.express[arc_order] | (km <= express_km)
     new_index = np.cumsum(ok) - 1
     keep_e = ok[e_arc]
-    e_line, e_pool, e_arc = e_line[keep_e], e_pool[keep_e], new_index[e_arc[keep_e]]
+    e_line, e_net, e_arc = e_line[keep_e], e_net[keep_e], new_index[e_arc[keep_e]]
     arc_order, arc_node, km, zone = arc_order[ok], arc_node[ok], km[ok], zone[ok]
 
-    arc_cost = zone_pp[zone] + node_hpp[arc_node]
-    e_unit = zone_pkg[zone[e_arc]] * sku_weight[line_sku[e_line]] + node_hpu[arc_node[e_arc]]
-    e_ub = np.minimum(line_qty[e_line], pool_qty_i[e_pool])
+    arc_cost = net.zone_per_package[zone] + net.node_handling_per_package[arc_node]
+    e_unit = (net.zone_per_kg[zone[e_arc]] * net.sku_weight[line_sku[e_line]]
+              + net.node_handling_per_unit[arc_node[e_arc]])
+    e_ub = np.minimum(line_qty[e_line], avail[e_net]).astype(np.int64)
     # pools that no line-arc uses are kept: indices stay stable and they cost nothing
-    return Problem(
-        name=inst.name, kind="routing", order_ids=order_ids, node_ids=node_ids, sku_ids=sku_ids,
-        line_order=line_order, line_sku=line_sku, line_qty=line_qty, line_penalty=line_pen,
-        order_line_ptr=order_line_ptr, order_max_packages=order_maxp,
+    problem = Problem(
+        name=name, kind="routing", order_ids=cols.ids, node_ids=net.node_ids,
+        sku_ids=net.sku_ids, line_order=line_order, line_sku=line_sku, line_qty=line_qty,
+        line_penalty=line_pen, order_line_ptr=order_line_ptr, order_max_packages=order_maxp,
         node_max_packages=node_maxp, node_capacity=node_cap,
-        pool_node=pool_node, pool_sku=pool_sku, pool_qty=pool_qty_i.astype(np.float64),
+        pool_node=net.pool_node[pools], pool_sku=net.pool_sku[pools], pool_qty=avail[pools],
         arc_order=arc_order, arc_node=arc_node, arc_cost=arc_cost, arc_km=km,
         order_arc_ptr=segment_ptr(arc_order, n_orders),
-        e_line=e_line, e_arc=e_arc, e_pool=e_pool, e_unit_cost=e_unit,
+        e_line=e_line, e_arc=e_arc, e_pool=pool_new[e_net], e_unit_cost=e_unit,
         e_use=np.ones(len(e_line), dtype=np.float64), e_ub=e_ub,
-        line_e_ptr=segment_ptr(e_line, len(line_qty)),
+        line_e_ptr=segment_ptr(e_line, n_lines),
     )
+    object.__setattr__(problem, "compile_seconds", time.perf_counter() - t0)
+    return problem
+
+
+def _banned(banned_arcs: np.ndarray, n_orders: int, n_nodes: int, e_key: IntArray
+            ) -> np.ndarray:
+    """Which keys (order * max(N, 1) + node) are among the banned (order, node) pairs."""
+    b = np.asarray(banned_arcs, dtype=np.int64)
+    if b.ndim != 2 or b.shape[1] != 2:
+        raise ValueError("banned_arcs: expected a (K, 2) array of (order position, node index)")
+    if ((b[:, 0] < 0) | (b[:, 0] >= n_orders) | (b[:, 1] < 0) | (b[:, 1] >= n_nodes)).any():
+        raise ValueError("banned_arcs: an order position or node index is out of range")
+    bk = np.unique(b[:, 0] * max(n_nodes, 1) + b[:, 1])
+    pos = np.minimum(np.searchsorted(bk, e_key), len(bk) - 1)
+    return bk[pos] == e_key
 
 
 LOCAL_RADIUS_KM = 1000.0
 """Nodes with a service radius up to this are paired with orders through a spatial grid."""
 
 
-def _pairs_by_sku(line_sku: IntArray, pool_sku: IntArray, usable: np.ndarray,
-                  n_skus: int) -> tuple[IntArray, IntArray]:
-    """Every (line, pool) pair of the line's SKU among the ``usable`` pools, sorted by
-    (line, node) (pools are sorted by (SKU, node))."""
-    idx = np.flatnonzero(usable)
-    ptr = segment_ptr(pool_sku[idx], n_skus)
-    counts = ptr[line_sku + 1] - ptr[line_sku]
-    e_line = np.repeat(np.arange(len(line_sku), dtype=np.int64), counts)
-    return e_line, idx[expand_ranges(ptr[line_sku], counts)]
-
-
-def _local_nodes(node_radius: FloatArray, node_lat: FloatArray, order_lat: FloatArray,
-                 order_lon: FloatArray) -> np.ndarray:
-    """Nodes served through the spatial grid: a finite service radius up to
-    ``LOCAL_RADIUS_KM``, away from the poles and the antimeridian (there every pair is
-    enumerated, which is always correct)."""
-    local = np.isfinite(node_radius) & (node_radius <= LOCAL_RADIUS_KM)
-    if not local.any() or len(order_lat) == 0:
-        return np.zeros(len(node_radius), dtype=bool)
-    lat_max = max(float(np.abs(order_lat).max()), float(np.abs(node_lat[local]).max()))
-    if lat_max > 80.0 or float(np.abs(order_lon).max()) > 170.0:
-        return np.zeros(len(node_radius), dtype=bool)
-    return local
-
-
-def _pairs_near(local: np.ndarray, node_radius: FloatArray, node_lat: FloatArray,
-                node_lon: FloatArray, order_lat: FloatArray, order_lon: FloatArray,
-                order_line_ptr: IntArray, line_sku: IntArray, pool_node: IntArray,
-                pool_sku: IntArray) -> tuple[IntArray, IntArray]:
-    """(line, pool) pairs of one SKU for the local nodes and the orders in the grid cells
-    around them.
+def _grid(node_radius: FloatArray, node_lat: FloatArray, node_lon: FloatArray
+          ) -> tuple[tuple[float, float, int, int] | None, np.ndarray]:
+    """The spatial grid of the local nodes (a finite service radius up to
+    ``LOCAL_RADIUS_KM``) and which nodes are local; ``None`` and no local node where the grid
+    would come within reach of a pole (80 degrees) or the antimeridian (every pair is then
+    enumerated, which is always correct).
 
     Cells are at least as wide as the largest local radius r in both directions, so every
-    order within r of a node lies in the node's cell or a neighbouring one: haversine gives
-    d >= R |dlat| and sin(d / 2R) >= cos(lat_max) sin(|dlon| / 2). The exact radius test is
+    order within r of a local node lies in the node's cell or a neighbouring one: haversine
+    gives d >= R |dlat| and sin(d / 2R) >= cos(lat_max) sin(|dlon| / 2), where lat_max bounds
+    the latitudes of both the node and any order within r of it. The exact radius test is
     applied later with the other arc filters; this only avoids pairing every order with
     every store in the country.
     """
+    local = np.isfinite(node_radius) & (node_radius <= LOCAL_RADIUS_KM)
+    none = np.zeros(len(node_radius), dtype=bool)
+    if not local.any():
+        return None, none
     r = float(node_radius[local].max())
-    lat_max = max(float(np.abs(order_lat).max()), float(np.abs(node_lat[local]).max()))
+    reach = float(np.degrees(r / EARTH_RADIUS_KM))
+    lat_max = float(np.abs(node_lat[local]).max()) + reach
+    if lat_max > 80.0:
+        return None, none
     # any cell at least as wide as r is correct; a floor of 0.05 degrees keeps keys small
-    g_lat = max(np.degrees(r / EARTH_RADIUS_KM) * (1 + 1e-9), 0.05)
-    s = np.sin(r / (2 * EARTH_RADIUS_KM)) / np.cos(np.radians(lat_max))
-    g_lon = 360.0 if s >= 1.0 else max(np.degrees(2 * np.arcsin(s)) * (1 + 1e-9), 0.05)
+    g_lat = max(reach * (1 + 1e-9), 0.05)
+    s = float(np.sin(r / (2 * EARTH_RADIUS_KM)) / np.cos(np.radians(lat_max)))
+    if s >= 1.0:
+        return None, none
+    g_lon = max(float(np.degrees(2 * np.arcsin(s))) * (1 + 1e-9), 0.05)
+    if float(np.abs(node_lon[local]).max()) + g_lon >= 180.0:
+        return None, none
     n_cols = int(np.ceil(360.0 / g_lon)) + 3
     n_cells = (int(np.ceil(180.0 / g_lat)) + 3) * n_cols
+    return (g_lat, g_lon, n_cols, n_cells), local
 
-    def cell(lat: FloatArray, lon: FloatArray) -> IntArray:
-        return ((np.floor((lat + 90.0) / g_lat).astype(np.int64) + 1) * n_cols
-                + np.floor((lon + 180.0) / g_lon).astype(np.int64) + 1)
 
-    # lines keyed by (SKU, cell of the order); local pools look up the 3 x 3 cells around them
-    line_order = np.repeat(np.arange(len(order_lat), dtype=np.int64), np.diff(order_line_ptr))
-    line_key = line_sku * n_cells + cell(order_lat, order_lon)[line_order]
-    perm = np.argsort(line_key, kind="stable")
-    sorted_key = line_key[perm]
-    pools = np.flatnonzero(local[pool_node])
-    pool_cell = cell(node_lat[pool_node[pools]], node_lon[pool_node[pools]])
-    out_line, out_pool = [], []
-    for dr in (-n_cols, 0, n_cols):
-        for dc in (-1, 0, 1):
-            key = pool_sku[pools] * n_cells + pool_cell + dr + dc
-            lo = np.searchsorted(sorted_key, key, side="left")
-            hi = np.searchsorted(sorted_key, key, side="right")
-            out_line.append(perm[expand_ranges(lo, hi - lo)])
-            out_pool.append(np.repeat(pools, hi - lo))
-    return np.concatenate(out_line), np.concatenate(out_pool)
+def _cell(lat: FloatArray, lon: FloatArray, grid: tuple[float, float, int, int]) -> IntArray:
+    g_lat, g_lon, n_cols, _ = grid
+    return ((np.floor((lat + 90.0) / g_lat).astype(np.int64) + 1) * n_cols
+            + np.floor((lon + 180.0) / g_lon).astype(np.int64) + 1)
+
+
+def _candidates(net: CompiledNetwork, cols: OrderColumns, line_order: IntArray
+                ) -> tuple[IntArray, IntArray]:
+    """Where each line's candidate pools start in ``net.cand_pool``, and how many."""
+    sku = cols.line_sku
+    start = net.sku_ptr[sku]
+    count = net.sku_ptr[sku + 1] - start
+    if net.grid is not None and len(net.cell_key) and len(sku):
+        key = sku * net.grid[3] + _cell(cols.lat, cols.lon, net.grid)[line_order]
+        k = np.minimum(np.searchsorted(net.cell_key, key), len(net.cell_key) - 1)
+        hit = net.cell_key[k] == key
+        start = np.where(hit, net.cell_ptr[k], start)
+        count = np.where(hit, net.cell_ptr[k + 1] - net.cell_ptr[k], count)
+    return start, count
 
 
 def _exact_near_limits(km: FloatArray, limits: list[float], node_radius: FloatArray,

@@ -40,3 +40,11 @@ class VerificationError(RouterError):
 
 class SolverUnavailable(RouterError):
     """The named solver is unknown or its engine is not installed."""
+
+
+class OptionError(RouterError, ValueError):
+    """A run option or solver parameter is unknown or out of range (bad usage: exit 2)."""
+
+
+class Interrupted(RouterError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM) before it finished."""

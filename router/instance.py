@@ -7,7 +7,9 @@ read-only numpy arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,63 @@ from router.records import (
 from router.validate import instance_fields
 
 __all__ = ["FORMAT", "GAP_SKU", "AnyInstance", "GapInstance", "Instance", "Line", "Node",
-           "NodeKind", "Order", "Service", "Shipping", "Sku", "Zone"]
+           "NodeKind", "Order", "OrderColumns", "Service", "Shipping", "Sku", "Zone",
+           "order_columns"]
+
+
+@dataclass(frozen=True, eq=False)
+class OrderColumns:
+    """Orders as read-only columns: one row per order, one per line (lines grouped by order,
+    in the orders' and their lines' order). Compilation reads these instead of the records.
+
+    ``line_sku`` indexes ``sku_ids`` (-1 for a SKU not in it); ``max_packages`` is -1 and
+    ``unfilled_penalty`` NaN where the order leaves them to the batch's defaults."""
+
+    ids: tuple[str, ...]
+    sku_ids: tuple[str, ...]
+    lat: np.ndarray  # (O,) float64
+    lon: np.ndarray  # (O,) float64
+    express: np.ndarray  # (O,) bool
+    max_packages: np.ndarray  # (O,) int64, -1 where not set
+    unfilled_penalty: np.ndarray  # (O,) float64, NaN where not set
+    line_ptr: np.ndarray  # (O+1,) lines of order o: line_ptr[o]:line_ptr[o+1]
+    line_sku: np.ndarray  # (L,) int64
+    line_qty: np.ndarray  # (L,) int64
+
+    def __post_init__(self) -> None:
+        for name in ("lat", "lon", "express", "max_packages", "unfilled_penalty", "line_ptr",
+                     "line_sku", "line_qty"):
+            getattr(self, name).setflags(write=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def order_columns(orders: Sequence[Order], sku_ids: tuple[str, ...]) -> OrderColumns:
+    """The columns of ``orders``, SKUs indexed in ``sku_ids``."""
+    n = len(orders)
+    index = {s: i for i, s in enumerate(sku_ids)}
+    n_lines = np.fromiter((len(o.lines) for o in orders), dtype=np.int64, count=n)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_lines, out=ptr[1:])
+    lines = [ln for o in orders for ln in o.lines]
+    get = index.get
+    return OrderColumns(
+        ids=tuple(o.id for o in orders), sku_ids=sku_ids,
+        lat=np.fromiter((o.lat for o in orders), dtype=np.float64, count=n),
+        lon=np.fromiter((o.lon for o in orders), dtype=np.float64, count=n),
+        express=np.fromiter((o.service == "express" for o in orders), dtype=bool, count=n),
+        max_packages=np.fromiter((-1 if o.max_packages is None else o.max_packages
+                                  for o in orders), dtype=np.int64, count=n),
+        unfilled_penalty=np.fromiter((math.nan if o.unfilled_penalty is None
+                                      else o.unfilled_penalty for o in orders),
+                                     dtype=np.float64, count=n),
+        line_ptr=ptr,
+        line_sku=np.fromiter((get(ln.sku, -1) for ln in lines), dtype=np.int64,
+                             count=len(lines)),
+        line_qty=np.fromiter((ln.qty for ln in lines), dtype=np.int64, count=len(lines)),
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Instance:
@@ -39,6 +97,17 @@ class Instance:
     nodes: tuple[Node, ...]
     orders: tuple[Order, ...]
     default_max_packages: int | None = None
+    _columns: OrderColumns = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # built once with the instance (loading), read by every compilation
+        object.__setattr__(self, "_columns", order_columns(
+            self.orders, tuple(s.id for s in self.skus)))
+
+    @property
+    def columns(self) -> OrderColumns:
+        """The orders as read-only columns (built once, when the instance is)."""
+        return self._columns
 
     @staticmethod
     def from_dict(data: Any, source: str = "<dict>") -> Instance:

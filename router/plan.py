@@ -3,9 +3,12 @@ as JSON."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,23 @@ from typing import Any
 import numpy as np
 
 from router.compile import Problem
+from router.contract import RunStats, Status, Termination, relative_gap
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
+from router.io.atomic import write_text_atomic
 
 FORMAT = "router/plan-v1"
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+STATUSES = tuple(str(s) for s in Status)
+PLAN_FORMATS = {".json": "json"}
+
+
+def plan_format(path: str | os.PathLike[str]) -> str:
+    """The plan file format implied by the extension; anything else is bad usage."""
+    fmt = PLAN_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError([("", f"a plan file must end in {', '.join(sorted(PLAN_FORMATS))}")],
+                         str(path))
+    return fmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +65,33 @@ class CostBreakdown:
 
 @dataclass(frozen=True)
 class Plan:
-    """A routed batch: shipments, unfilled lines, cost, solver status and statistics."""
+    """A routed batch: shipments, unfilled lines, cost, and how the run ended: its status,
+    termination (reason and limit), the stage or engine the plan came from (``source``), the
+    proven lower bound and the run's statistics."""
 
     instance: str
     solver: str
-    status: str
+    status: Status
     objective: float | None
     lower_bound: float | None
     cost: CostBreakdown | None
     shipments: tuple[Shipment, ...]
     unfilled: tuple[Unfilled, ...]
-    stats: dict[str, Any] = field(default_factory=dict)
+    stats: RunStats = field(default_factory=RunStats)
+    termination: Termination | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        if not isinstance(self.stats, RunStats):
+            object.__setattr__(self, "stats", RunStats.from_mapping(self.stats))
 
     @property
     def has_plan(self) -> bool:
-        return self.status in ("optimal", "feasible")
+        return self.status in (Status.OPTIMAL, Status.FEASIBLE)
+
+    def with_stats(self, stats: RunStats) -> Plan:
+        return dataclasses.replace(self, stats=stats)
 
     @property
     def gap(self) -> float | None:
@@ -78,7 +105,9 @@ class Plan:
             "format": FORMAT,
             "instance": self.instance,
             "solver": self.solver,
-            "status": self.status,
+            "status": str(self.status),
+            **({"termination": self.termination.to_dict()} if self.termination else {}),
+            **({"source": self.source} if self.source else {}),
             "objective": _num(self.objective),
             "lower_bound": _num(self.lower_bound),
             "cost": None if self.cost is None else {
@@ -88,14 +117,16 @@ class Plan:
                            "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]}
                           for s in self.shipments],
             "unfilled": [{"order": u.order, "sku": u.sku, "qty": u.qty} for u in self.unfilled],
-            "stats": _jsonable(self.stats),
+            "stats": _jsonable(dict(self.stats)),
         }
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def write(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+        """Write the plan file atomically: the file is the whole plan or is left as it was."""
+        plan_format(path)
+        write_text_atomic(path, self.to_json() + "\n", "the plan")
 
     @staticmethod
     def from_dict(d: Any, source: str = "<dict>") -> Plan:
@@ -118,12 +149,6 @@ class Plan:
         return Plan.from_json(read_text(path), str(path))
 
 
-def relative_gap(objective: float, bound: float) -> float:
-    if not math.isfinite(objective) or not math.isfinite(bound):
-        return math.inf
-    return max(0.0, objective - bound) / max(abs(objective), 1e-9)
-
-
 def _round(x: float) -> float:
     return round(float(x), 6)
 
@@ -133,8 +158,10 @@ def _num(x: float | None) -> float | None:
 
 
 def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
+    if isinstance(v, Mapping):
         return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, enum.Enum):
+        return v.value
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
     if isinstance(v, np.ndarray):
@@ -149,12 +176,16 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def build_plan(problem: Problem, solver: str, status: str, x: np.ndarray | None,
-               lower_bound: float | None, stats: dict[str, Any]) -> Plan:
+def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarray | None,
+               lower_bound: float | None, stats: RunStats | dict[str, Any],
+               termination: Termination | None = None, source: str = "") -> Plan:
     """Turn units per line-arc into shipments and unfilled lines (ids, not indices)."""
+    if not isinstance(stats, RunStats):
+        stats = RunStats.from_mapping(stats)
     if x is None:
-        return Plan(instance=problem.name, solver=solver, status=status, objective=None,
-                    lower_bound=lower_bound, cost=None, shipments=(), unfilled=(), stats=stats)
+        return Plan(instance=problem.name, solver=solver, status=Status(status), objective=None,
+                    lower_bound=lower_bound, cost=None, shipments=(), unfilled=(), stats=stats,
+                    termination=termination, source=source)
     x = np.asarray(x, dtype=np.int64)
     c = compiled_cost(problem, x)
     nz = np.flatnonzero(x > 0)  # sorted by (line, node); regroup by (order, node)
@@ -183,10 +214,40 @@ def build_plan(problem: Problem, solver: str, status: str, x: np.ndarray | None,
                  int(short[ln]))
         for ln in np.flatnonzero(short > 0))
     total = c.total
-    return Plan(instance=problem.name, solver=solver, status=status,
+    return Plan(instance=problem.name, solver=solver, status=Status(status),
                 objective=total if math.isfinite(total) else None, lower_bound=lower_bound,
                 cost=CostBreakdown(c.package, c.unit, c.unfilled, total),
-                shipments=tuple(shipments), unfilled=unfilled, stats=stats)
+                shipments=tuple(shipments), unfilled=unfilled, stats=stats,
+                termination=termination, source=source)
+
+
+def x_from_plan(problem: Problem, plan: Plan) -> tuple[np.ndarray | None, str]:
+    """A plan of this batch as units per line-arc (the compiled space of ``problem``), or
+    ``None`` and why it does not fit (another batch, an arc the batch cannot use)."""
+    if plan.instance != problem.name:
+        return None, f"it is a plan for {plan.instance!r}, not {problem.name!r}"
+    order = {o: i for i, o in enumerate(problem.order_ids)}
+    node = {n: i for i, n in enumerate(problem.node_ids)}
+    sku = {s: i for i, s in enumerate(problem.sku_ids)}
+    x = np.zeros(problem.n_line_arcs, dtype=np.int64)
+    olp, lep = problem.order_line_ptr, problem.line_e_ptr
+    line_sku, e_node = problem.line_sku, problem.e_node
+    for s in plan.shipments:
+        o, n = order.get(s.order), node.get(s.node)
+        if o is None or n is None:
+            return None, f"shipment {s.order!r} from {s.node!r} names an unknown order or node"
+        lines = range(int(olp[o]), int(olp[o + 1]))
+        for ln in s.lines:
+            k = sku.get(ln.sku)
+            line = next((li for li in lines if line_sku[li] == k), None)
+            if line is None:
+                return None, f"order {s.order!r} has no line of {ln.sku!r}"
+            es = range(int(lep[line]), int(lep[line + 1]))
+            e = next((ei for ei in es if e_node[ei] == n), None)
+            if e is None:
+                return None, f"{s.node!r} cannot ship {ln.sku!r} to {s.order!r} in this batch"
+            x[e] += ln.qty
+    return x, ""
 
 
 def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
@@ -271,8 +332,20 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(stats, dict):
         problems.append(("stats", "must be an object"))
         stats = {}
+    termination = None
+    tv = d.get("termination")
+    if tv is not None:
+        try:
+            termination = Termination.from_dict(tv)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            problems.append(("termination", "must be an object with a known reason and limit"))
+    src = d.get("source", "")
+    if not isinstance(src, str):
+        problems.append(("source", "must be a string"))
+        src = ""
     if problems:
         raise InputError(problems, source)
-    return Plan(instance=d["instance"], solver=d["solver"], status=d["status"],
+    return Plan(instance=d["instance"], solver=d["solver"], status=Status(d["status"]),
                 objective=objective, lower_bound=lower, cost=cost, shipments=tuple(shipments),
-                unfilled=tuple(unfilled), stats=stats)
+                unfilled=tuple(unfilled), stats=RunStats.from_mapping(stats),
+                termination=termination, source=src)

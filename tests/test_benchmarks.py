@@ -25,40 +25,41 @@ from benchmarks.report import build_context, markdown, read_jsonl
 from benchmarks.runner import Settings, run_isolated
 from benchmarks.suites import GAP_DIR, HAND_DIR, gap_instances
 from router.compile import Problem
-from router.solvers.registry import SolveOptions, SolverInfo, SolverResult, Status
+from router.contract import Outcome, Reason, Run, Status, Termination
+from router.solvers.registry import SolverInfo
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the harness forks its runs")
 needs_gap = pytest.mark.skipif(not (GAP_DIR / "bounds_min.tsv").is_file(),
                                reason=f"the GAP library is not at {GAP_DIR}")
 
 
-def _sleepy(problem: Problem, options: SolveOptions) -> SolverResult:
+def _sleepy(problem: Problem, run: Run) -> Outcome:
     time.sleep(60)  # ignores its budget: the harness must kill it
     raise AssertionError("not reached")
 
 
-def _raises(problem: Problem, options: SolveOptions) -> SolverResult:
+def _raises(problem: Problem, run: Run) -> Outcome:
     raise RuntimeError("deliberate failure")
 
 
-def _dies(problem: Problem, options: SolveOptions) -> SolverResult:
+def _dies(problem: Problem, run: Run) -> Outcome:
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("not reached")
 
 
-def _overships(problem: Problem, options: SolveOptions) -> SolverResult:
+def _overships(problem: Problem, run: Run) -> Outcome:
     x = np.zeros(problem.n_line_arcs, dtype=np.int64)
     first = problem.line_e_ptr[:-1]
     has = first < problem.line_e_ptr[1:]
     x[first[has]] = problem.line_qty[has] + 5  # more than ordered: fails verification
-    return SolverResult("t-overships", Status.FEASIBLE, x, None, None)
+    return Outcome("t-overships", Status.FEASIBLE, Termination(Reason.COMPLETED), x, None, None)
 
 
-def _leaves_a_grandchild(problem: Problem, options: SolveOptions) -> SolverResult:
+def _leaves_a_grandchild(problem: Problem, run: Run) -> Outcome:
     # An engine process that outlives the solver call and holds every inherited descriptor.
     subprocess.Popen(["sleep", "60"], close_fds=False)
-    r = base.get("greedy").func(problem, options)
-    return SolverResult("t-orphan", r.status, r.x, r.objective, None)
+    r = base.get("greedy").func(problem, run)
+    return Outcome("t-orphan", r.status, r.termination, r.x, r.objective, None)
 
 
 TEST_SOLVERS = {"t-sleepy": _sleepy, "t-raises": _raises, "t-dies": _dies,

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import router
-from router.compile import Problem, compile_problem, expand_ranges, segment_ptr
+from router.compile import (
+    CompiledNetwork,
+    Problem,
+    compile_batch,
+    compile_network,
+    compile_problem,
+    expand_ranges,
+    segment_ptr,
+)
 from router.geo import haversine_km
 from router.instance import Instance
 from tests.conftest import HAND, base_dict, gap_path
+from tests.strategies import instance_dicts, instances
+
+SETTINGS = settings(max_examples=60, deadline=None)
 
 
 def hand(name: str) -> Problem:
@@ -285,3 +299,176 @@ def test_only_distances_near_a_limit_are_recomputed() -> None:
                              np.zeros(6, dtype=np.int64), zeros, zeros, zeros[:1], zeros[:1])
     assert out.tolist() == [5.0, 0.0, 10.0 + 5e-8, 0.0, 0.0, 40.0]
     assert km[1] == 10.0 + 5e-9  # the input is not modified
+
+
+# --------------------------------------------------------------------------------------------
+# the network compiled once, batches against it
+
+
+def assert_same_problem(p: Problem, q: Problem) -> None:
+    """Every field of two Problems equal (arrays: same dtype, shape and values)."""
+    for f in dataclasses.fields(Problem):
+        if f.name == "compile_seconds":
+            continue
+        a, b = getattr(p, f.name), getattr(q, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape, f.name
+            np.testing.assert_array_equal(a, b, err_msg=f.name)
+        else:
+            assert a == b, f.name
+
+
+def batch(net: CompiledNetwork, inst: Instance, orders: Any = None, **state: Any) -> Problem:
+    """compile_batch of the instance's orders (or ``orders``) in the network's own state,
+    with ``state`` overriding it."""
+    kw: dict[str, Any] = {"name": inst.name, "pool_available": net.pool_available,
+                          "node_max_packages": net.node_max_packages,
+                          "node_capacity": net.node_capacity,
+                          "unfilled_penalty": inst.unfilled_penalty,
+                          "default_max_packages": inst.default_max_packages}
+    kw.update(state)
+    return compile_batch(net, inst.orders if orders is None else orders, **kw)
+
+
+@pytest.mark.parametrize("name", ["split", "store", "express", "safety", "unfillable",
+                                  "capacity"])
+def test_batch_equals_compile_problem_on_hand_instances(name: str) -> None:
+    inst = router.load(HAND / f"{name}.yaml")
+    assert isinstance(inst, Instance)
+    net = compile_network(inst)
+    assert_same_problem(batch(net, inst), compile_problem(inst))
+    assert_same_problem(batch(net, inst, inst.columns), compile_problem(inst))
+
+
+@pytest.mark.parametrize(("preset", "seed"), [("xs", 1), ("s", 2), ("m", 1)])
+def test_batch_equals_compile_problem_on_generated_batches(preset: str, seed: int) -> None:
+    inst = router.generate(preset, seed=seed)
+    net = compile_network(inst)
+    assert net.grid is not None  # stores with a service radius: the spatial index is used
+    p = batch(net, inst)
+    assert_same_problem(p, compile_problem(inst))
+    check_structure(p)
+    assert p.node_ids is net.node_ids and p.sku_ids is net.sku_ids
+
+
+@SETTINGS
+@given(instances())
+def test_batch_equals_compile_problem(inst: Instance) -> None:
+    net = compile_network(inst)
+    p = batch(net, inst)
+    assert_same_problem(p, compile_problem(inst))
+    check_structure(p)
+    # the problem's pools are network pools, with the stock available now
+    idx = net.pool_index(p.pool_node, p.pool_sku)
+    assert (idx >= 0).all()
+    np.testing.assert_array_equal(p.pool_qty, net.pool_available[idx])
+    assert (p.pool_qty > 0).all()
+
+
+@SETTINGS
+@given(instance_dicts(max_orders=8), st.data())
+def test_a_batch_of_some_orders_equals_the_instance_of_those_orders(
+        d: dict[str, Any], data: st.DataObject) -> None:
+    inst = Instance.from_dict(d)
+    keep = data.draw(st.lists(st.sampled_from(range(len(d["orders"]))), unique=True))
+    sub = {**d, "orders": [d["orders"][i] for i in sorted(keep)]}
+    net = compile_network(inst)  # the network of the full instance serves any of its batches
+    assert_same_problem(batch(net, inst, [inst.orders[i] for i in sorted(keep)]),
+                        compile_problem(Instance.from_dict(sub)))
+
+
+@SETTINGS
+@given(instance_dicts(), st.data())
+def test_pool_stock_and_node_limits_of_the_batch_are_honoured(
+        d: dict[str, Any], data: st.DataObject) -> None:
+    """A batch in another state equals the instance whose inventories (no safety stock) and
+    node limits are that state."""
+    inst = Instance.from_dict(d)
+    net = compile_network(inst)
+    avail = np.array(data.draw(st.lists(st.integers(0, 6), min_size=net.n_pools,
+                                        max_size=net.n_pools)), dtype=np.int64)
+    limit = st.one_of(st.just(math.inf), st.integers(0, 5).map(float))
+    maxp = np.array(data.draw(st.lists(limit, min_size=net.n_nodes, max_size=net.n_nodes)))
+    cap = np.array(data.draw(st.lists(limit, min_size=net.n_nodes, max_size=net.n_nodes)))
+    p = batch(net, inst, pool_available=avail, node_max_packages=maxp, node_capacity=cap)
+    check_structure(p)
+    state = {**d, "nodes": []}
+    for i, n in enumerate(d["nodes"]):
+        n = {k: v for k, v in n.items() if k not in ("max_packages", "max_units",
+                                                    "safety_stock")}
+        pools = np.flatnonzero(net.pool_node == i)
+        n["inventory"] = {net.sku_ids[int(net.pool_sku[k])]: int(avail[k]) for k in pools}
+        if math.isfinite(maxp[i]):
+            n["max_packages"] = int(maxp[i])
+        if math.isfinite(cap[i]):
+            n["max_units"] = int(cap[i])
+        state["nodes"].append(n)
+    assert_same_problem(p, compile_problem(Instance.from_dict(state)))
+    # directly: no line-arc from a node without packages or units left, none beyond the stock
+    open_node = (maxp > 0) & (cap > 0)
+    assert open_node[p.arc_node].all()
+    np.testing.assert_array_equal(p.node_max_packages, maxp)
+    np.testing.assert_array_equal(p.node_capacity, cap)
+    idx = net.pool_index(p.pool_node, p.pool_sku)
+    assert (p.e_ub <= avail[idx][p.e_pool]).all()
+    assert (avail[idx] > 0).all()
+
+
+@SETTINGS
+@given(instances(), st.data())
+def test_banned_arcs_are_absent(inst: Instance, data: st.DataObject) -> None:
+    net = compile_network(inst)
+    full = compile_problem(inst)
+    pairs = [(o, n) for o in range(full.n_orders) for n in range(full.n_nodes)]
+    banned = data.draw(st.lists(st.sampled_from(pairs), unique=True) if pairs else st.just([]))
+    p = batch(net, inst, banned_arcs=np.array(banned, dtype=np.int64).reshape(-1, 2))
+    check_structure(p)
+    got = set(zip(p.arc_order.tolist(), p.arc_node.tolist(), strict=True))
+    before = set(zip(full.arc_order.tolist(), full.arc_node.tolist(), strict=True))
+    assert got == before - set(banned)
+    # the line-arcs left are those of the arcs left, with the same costs and bounds
+    assert {k: v for k, v in line_arcs(full).items()
+            if (full.order_ids.index(k[0]), full.node_ids.index(k[2])) not in set(banned)
+            } == line_arcs(p)
+
+
+def test_banned_arcs_example() -> None:
+    inst = router.load(HAND / "split.yaml")
+    assert isinstance(inst, Instance)
+    net = compile_network(inst)
+    far = net.node_ids.index("W-far")
+    p = batch(net, inst, banned_arcs=np.array([[0, far]]))
+    assert arcs(p) == {("O-1", "W-near-A"): 5.0, ("O-1", "W-near-B"): 5.0}
+    assert set(line_arcs(p)) == {("O-1", "A", "W-near-A"), ("O-1", "B", "W-near-B")}
+
+
+def test_batch_state_is_checked() -> None:
+    inst = router.load(HAND / "split.yaml")
+    assert isinstance(inst, Instance)
+    net = compile_network(inst)
+    with pytest.raises(ValueError, match="pool_available"):
+        batch(net, inst, pool_available=np.zeros(net.n_pools + 1))
+    with pytest.raises(ValueError, match="node_capacity"):
+        batch(net, inst, node_capacity=-np.ones(net.n_nodes))
+    with pytest.raises(ValueError, match="banned_arcs"):
+        batch(net, inst, banned_arcs=np.array([[1, 0]]))  # one order only: position 1 is out
+    # the batch's defaults apply to orders that set none
+    p = batch(net, inst, unfilled_penalty=7.0, default_max_packages=1)
+    assert p.line_penalty.tolist() == [7.0, 7.0]
+    assert p.order_max_packages.tolist() == [1]
+
+
+def test_network_pools_and_index() -> None:
+    inst = router.load(HAND / "safety.yaml")
+    assert isinstance(inst, Instance)
+    net = compile_network(inst)
+    key = net.pool_sku * net.n_nodes + net.pool_node
+    assert (np.diff(key) > 0).all()  # sorted by (SKU, node)
+    pools = {(net.node_ids[n], net.sku_ids[s]): int(q) for n, s, q in
+             zip(net.pool_node.tolist(), net.pool_sku.tolist(), net.pool_available.tolist(),
+                 strict=True)}
+    want = {(n.id, s): max(0, q - n.safety_stock) for n in inst.nodes
+            for s, q in n.inventory.items()}
+    assert pools == want
+    assert net.pool_index(net.pool_node, net.pool_sku).tolist() == list(range(net.n_pools))
+    assert net.pool_index(np.array([0]), np.array([len(net.sku_ids)])).tolist() == [-1]

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 import router
 from router.compile import compile_problem
+from router.contract import Budget, Run, Status
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
 from router.solvers.bounds.lagrangian import Relaxation, subgradient, transport_prices
 from router.solvers.heuristics.core import State
-from router.solvers.registry import Deadline, SolveOptions, Status, get
+from router.solvers.registry import get
 from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, ROOT, gap_path
 from tests.strategies import instances
 
@@ -40,7 +41,7 @@ def _gap_optima() -> dict[str, float]:
 
 
 def _run(name: str, problem: router.Problem, time_limit: float | None = None, seed: int = 0):
-    return get(name).func(problem, SolveOptions(time_limit=time_limit, seed=seed))
+    return get(name).func(problem, Run.of(time_limit, seed=seed))
 
 
 def _limit(name: str) -> float | None:
@@ -57,7 +58,7 @@ def test_every_heuristic_plan_verifies(inst: router.Instance) -> None:
         assert violations(p, r.x) == [], name
         assert r.objective == pytest.approx(objective(p, r.x))
         plan = router.solve(inst, solver=name, time_limit=_limit(name), problem=p)
-        assert "fallback" not in plan.stats, (name, plan.stats)
+        assert plan.termination is not None and not plan.termination.fallback, (name, plan)
         report = router.verify(inst, plan, raise_on_error=False)
         assert report.ok, (name, str(report))
 
@@ -86,13 +87,13 @@ def test_lagrangian_bound_below_optimum(inst: router.Instance) -> None:
         mip = get("ortools-highs")
     except SolverUnavailable:
         pytest.skip("no MIP backend to compute the optimum")
-    opt = mip.func(p, SolveOptions(time_limit=20.0))
+    opt = mip.func(p, Run.of(20.0))
     if opt.status != Status.OPTIMAL:
         return
-    out = subgradient(p, None, Deadline(None), max_iter=60)
+    out = subgradient(p, None, Budget(), max_iter=60)
     assert out.lower_bound <= opt.objective + 1e-6 * max(1.0, abs(opt.objective))
     r = _run("lagrangian", p)
-    assert r.lower_bound is None or r.lower_bound <= opt.objective + 1e-6
+    assert r.bound is None or r.bound <= opt.objective + 1e-6
 
 
 _STATE_ARRAYS = ("x", "arc_units", "pool_left", "cap_left", "node_pk_left", "order_npk",
@@ -154,11 +155,11 @@ def test_transport_prices_start_on_m() -> None:
     warm, _ = rel.evaluate(m)
     assert cold < 0.7 * M_LP_BOUND
     assert 0.85 * M_LP_BOUND <= warm <= M_OPTIMUM
-    out = subgradient(p, None, Deadline(None), primal_every=10**9)
+    out = subgradient(p, None, Budget(), primal_every=10**9)
     assert 0.85 * M_LP_BOUND <= out.lower_bound <= M_OPTIMUM
-    first = subgradient(p, None, Deadline(None), max_iter=1, primal_every=10**9)
+    first = subgradient(p, None, Budget(), max_iter=1, primal_every=10**9)
     assert first.lower_bound >= 0.85 * M_LP_BOUND
-    assert subgradient(p, None, Deadline(None), max_iter=1, primal_every=10**9,
+    assert subgradient(p, None, Budget(), max_iter=1, primal_every=10**9,
                        warm=False).lower_bound < 0.7 * M_LP_BOUND
 
 
@@ -167,7 +168,7 @@ def test_auto_tiny_budget_still_returns_a_verified_plan(time_limit: float) -> No
     inst = router.generate(preset="s", seed=4)
     plan = router.solve(inst, solver="auto", time_limit=time_limit)
     assert plan.has_plan and plan.status in ("optimal", "feasible")
-    assert "fallback" not in plan.stats
+    assert plan.termination is not None and not plan.termination.fallback
     assert router.verify(inst, plan, raise_on_error=False).ok
 
 
@@ -239,10 +240,10 @@ def test_gap_bounds_and_plans(name: str) -> None:
         if name in optima:
             assert r.objective >= optima[name] - 1e-9
     r = _run("lagrangian", p, time_limit=0.5)
-    assert r.has_plan and r.lower_bound is not None
+    assert r.has_plan and r.bound is not None
     lb_known = optima.get(name)
     if lb_known is not None:
-        assert r.lower_bound <= lb_known
+        assert r.bound <= lb_known
         assert r.objective >= lb_known
     rel = Relaxation(p)
     lb, _ = rel.evaluate(rel.zero())

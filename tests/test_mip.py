@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 import router
 from router.cli import main
 from router.compile import compile_problem
+from router.contract import Budget, Reason, Run, Status
 from router.evaluate import objective, violations
-from router.solvers.registry import SolveOptions, Status, get
+from router.solvers.registry import get
 from tests.conftest import DATA, GAP_DIR, HAND, HAND_OPTIMA, gap_path
 from tests.strategies import instances
 
@@ -65,7 +66,7 @@ def test_model_of_a_plan_satisfies_every_row(name: str) -> None:
     """A feasible plan, written as column values, meets every row and column bound and the
     model's objective is the plan's cost."""
     p = compile_problem(router.load(HAND / f"{name}.yaml"))
-    x = get("greedy").func(p, SolveOptions()).x
+    x = get("greedy").func(p, Run.of()).x
     assert x is not None and not violations(p, x)
     m = mip_model.build_model(p)
     v = m.values_from_x(p, x)
@@ -113,20 +114,21 @@ def test_hand_optimum(solver: str, name: str) -> None:
     assert plan.status == "optimal"
     assert close(plan.objective, HAND_OPTIMA[name])
     assert plan.lower_bound is not None and close(plan.lower_bound, HAND_OPTIMA[name], 1e-5)
-    assert "fallback" not in plan.stats
-    assert plan.stats["build_seconds"] >= 0 and plan.stats["solve_seconds"] >= 0
+    assert plan.termination is not None and plan.termination.reason == Reason.OPTIMAL
+    assert not plan.termination.fallback and plan.source == solver
+    assert plan.stats.build_seconds > 0 and plan.stats.solve_seconds > 0
     check_plan(inst, plan)
 
 
 @pytest.mark.parametrize("name", sorted(HAND_OPTIMA))
 def test_lp_bound_below_hand_optimum(name: str) -> None:
     p = compile_problem(router.load(HAND / f"{name}.yaml"))
-    bound, status, _ = ortools_mip.lp_bound(p)
-    assert status == "optimal"
-    assert bound is not None and bound <= HAND_OPTIMA[name] + 1e-6
-    r = get("lp-bound").func(p, SolveOptions())
-    assert r.status == Status.NO_SOLUTION and r.x is None
-    assert r.lower_bound is not None and close(r.lower_bound, bound)
+    res = ortools_mip.lp_bound(p, Budget())
+    assert res.status == "optimal"
+    assert res.bound is not None and res.bound <= HAND_OPTIMA[name] + 1e-6
+    r = get("lp-bound").func(p, Run.of())
+    assert r.x is not None and r.source == "greedy"  # the LP bound beside the greedy plan
+    assert r.bound is not None and close(r.bound, min(res.bound, r.objective or 0.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,11 +149,11 @@ def test_backends_agree_on_random_batches(inst: router.Instance) -> None:
     for obj in objs.values():
         assert close(obj, best, 1e-5), objs
     # the LP relaxation bounds the optimum from below; so does every engine's bound
-    bound, status, _ = ortools_mip.lp_bound(p)
-    assert status == "optimal" and bound is not None
-    assert bound <= best + 1e-6 * max(1.0, abs(best))
+    res = ortools_mip.lp_bound(p, Budget())
+    assert res.status == "optimal" and res.bound is not None
+    assert res.bound <= best + 1e-6 * max(1.0, abs(best))
     # the model accepts the greedy plan as a start: every row holds, same cost
-    x = get("greedy").func(p, SolveOptions()).x
+    x = get("greedy").func(p, Run.of()).x
     if x is not None:
         m = mip_model.build_model(p)
         v = m.values_from_x(p, x)
@@ -193,13 +195,8 @@ def _check_gap(solver: str, name: str) -> None:
 def test_infeasible_gap_is_reported_infeasible(solver: str) -> None:
     inst = router.load(INFEASIBLE_GAP, format="gap")
     plan = router.solve(inst, solver=solver, time_limit=3)
-    if solver == "pulp-cbc" and plan.status == "no_solution":
-        # CBC now and then stalls on this 6-column model until it is killed (2 runs in 30 in
-        # one process, never from the command line): the driver must then say so, and a
-        # second run must prove infeasibility
-        assert plan.stats["engine_note"] == "CBC overran the time limit and was stopped"
-        plan = router.solve(inst, solver=solver, time_limit=3)
-    assert plan.status == "infeasible"
+    assert plan.status == "infeasible", plan.termination
+    assert plan.termination is not None and plan.termination.reason == Reason.INFEASIBLE
     assert not plan.has_plan and plan.objective is None
 
 
@@ -214,19 +211,20 @@ def test_lp_bound_proves_infeasibility_of_a_gap() -> None:
     # 4 jobs of 2 units, 2 agents of capacity 3: even a fractional assignment does not fit
     inst = router.parse_gap("2 4\n1 2 3 4\n4 3 2 1\n2 2 2 2\n2 2 2 2\n3 3\n")
     p = compile_problem(inst)
-    assert get("lp-bound").func(p, SolveOptions()).status == Status.INFEASIBLE
-    # the instance of the file fits fractionally (LP bound 4) but not in whole jobs
+    assert get("lp-bound").func(p, Run.of()).status == Status.INFEASIBLE
+    # the instance of the file fits fractionally (LP bound 4) but not in whole jobs: greedy
+    # finds no plan, the bound stands
     p = compile_problem(router.load(INFEASIBLE_GAP, format="gap"))
-    r = get("lp-bound").func(p, SolveOptions())
-    assert r.status == Status.NO_SOLUTION and r.lower_bound == 4.0
+    r = get("lp-bound").func(p, Run.of())
+    assert r.status == Status.NO_SOLUTION and r.bound == 4.0
 
 
 def test_lp_bound_on_gap_is_a_lower_bound() -> None:
     p = compile_problem(router.load(gap_path("c0515_1"), format="gap"))
-    bound, status, stats = ortools_mip.lp_bound(p)
-    assert status == "optimal" and bound is not None
-    assert 0.9 * gap_optima()["c0515_1"] < bound <= gap_optima()["c0515_1"]
-    assert stats["model"]["columns"] == p.n_arcs
+    res = ortools_mip.lp_bound(p, Budget())
+    assert res.status == "optimal" and res.bound is not None
+    assert 0.9 * gap_optima()["c0515_1"] < res.bound <= gap_optima()["c0515_1"]
+    assert res.model is not None and res.model.n_cols == p.n_arcs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,29 +261,29 @@ def test_warm_start_is_never_lost(solver: str,
                                   medium: tuple[router.Instance, router.Problem]) -> None:
     """With a start and a limit too short to improve it, the answer is at least as good."""
     _, p = medium
-    start = get("greedy").func(p, SolveOptions()).x
+    start = get("greedy").func(p, Run.of()).x
     assert start is not None
-    r = get(solver).func(p, SolveOptions(time_limit=0.3, warm_start=start))
+    r = get(solver).func(p, Run.of(0.3, initial=start))
     assert r.status in (Status.FEASIBLE, Status.OPTIMAL)
     assert r.x is not None and not violations(p, r.x)
     assert r.objective is not None and r.objective <= objective(p, start) + 1e-6
-    assert r.stats["warm_start"] == "given"
+    assert r.stats.extra["warm_start"] == "initial"
 
 
 def test_infeasible_warm_start_is_ignored() -> None:
     p = compile_problem(router.load(HAND / "capacity.yaml"))
     bad = np.asarray(p.e_ub, dtype=np.int64)  # every line-arc at its bound: over capacity
     assert violations(p, bad)
-    r = get("ortools-highs").func(p, SolveOptions(warm_start=bad, mip_gap=0.0))
+    r = get("ortools-highs").func(p, Run.of(initial=bad, mip_gap=0.0))
     assert r.status == Status.OPTIMAL and close(r.objective or 0.0, HAND_OPTIMA["capacity"])
-    assert r.stats["warm_start"] == "greedy"
+    assert r.stats.extra["warm_start"] == "greedy"
 
 
 @pytest.mark.parametrize("solver", ("ortools-highs", "pulp-cbc"))
 def test_same_seed_same_plan(solver: str) -> None:
     p = compile_problem(router.load(gap_path("c0824_2"), format="gap"))
-    a = get(solver).func(p, SolveOptions(seed=3))
-    b = get(solver).func(p, SolveOptions(seed=3))
+    a = get(solver).func(p, Run.of(seed=3))
+    b = get(solver).func(p, Run.of(seed=3))
     assert a.x is not None and b.x is not None and (a.x == b.x).all()
 
 
@@ -295,9 +293,12 @@ def test_lp_bound_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr()
     assert code == 0
     plan = router.Plan.from_json(out.out)
-    assert plan.status == "feasible" and plan.lower_bound is not None
+    assert plan.lower_bound is not None
     assert plan.lower_bound <= HAND_OPTIMA["capacity"] + 1e-9 <= plan.objective + 1e-9
-    assert "fallback=greedy" in out.err
+    # optimal exactly when the greedy plan is within the gap of the LP bound
+    assert (plan.status == "optimal") == (plan.objective - plan.lower_bound
+                                          <= 1e-4 * plan.objective + 1e-6)
+    assert plan.source == "greedy" and "source=greedy" in out.err
 
 
 def test_pulp_highs_keeps_stdout_clean() -> None:

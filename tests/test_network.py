@@ -91,7 +91,7 @@ def test_backorders_wait_for_stock_and_expire_at_the_wait_limit() -> None:
     route_commit(net, [order("O1", B=2)])
     route_commit(net, [order("O2", B=1)])  # W has no B left, S holds none
     assert net.accounting().waiting == 1
-    assert net.route([], solver="greedy").stats["batch_orders"] == 0  # nothing new to try
+    assert net.route([], solver="greedy").stats.extra["batch_orders"] == 0  # nothing new to try
     net.advance(100.0)
     net.adjust("W", "B", 1, kind="replenish")  # the restock makes it worth offering again
     p = route_commit(net, [])
@@ -129,10 +129,10 @@ def test_declined_shipment_is_rerouted_without_that_store() -> None:
     assert net.accounting().waiting == 1
     # S has stock but declined O2; W has none: the unit stays unfilled, never from S
     p = route_commit(net, [])
-    assert p.stats["backorders_offered"] == 1 and p.shipments == ()
+    assert p.stats.extra["backorders_offered"] == 1 and p.shipments == ()
     net.adjust("W", "A", 1, kind="replenish")
     p = route_commit(net, [])  # W has used both packages of this window
-    assert p.stats["backorders_offered"] == 1 and p.shipments == ()
+    assert p.stats.extra["backorders_offered"] == 1 and p.shipments == ()
     net.advance(3600.0)
     p = route_commit(net, [])
     assert shipped(p) == {("O2", "W", "A", 1)}

@@ -68,12 +68,16 @@ def test_the_curve_has_the_opening_spike_and_the_evening_peak() -> None:
     assert hourly[21] > hourly[12]  # the evening peak
 
 
-def test_replay_is_the_same_for_a_seed(network: router.Instance, day_file: Path) -> None:
+@pytest.mark.parametrize(("solver", "work_limit", "window"),
+                         [("greedy", None, 10.0), ("auto", 30, 1800.0)])
+def test_replay_is_the_same_for_a_seed(network: router.Instance, day_file: Path, solver: str,
+                                       work_limit: int | None, window: float) -> None:
     results = []
     for _ in range(2):
         net = Network(network, wait_limit=1800.0)
         day = _read(net, day_file)
-        res = replay(net, day, ReplayOptions(window=10.0, solver="greedy", seed=3))
+        res = replay(net, day, ReplayOptions(window=window, solver=solver,
+                                             work_limit=work_limit, seed=3))
         results.append((res, list(net.ledger.plan_ids), net.ledger.on_hand.copy()))
     (a, plans_a, stock_a), (b, plans_b, stock_b) = results
     assert plans_a == plans_b  # the same plans, batch after batch (ids are their contents)

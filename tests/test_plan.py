@@ -22,8 +22,10 @@ def solved(name: str, solver: str = "greedy") -> Plan:
 def test_plan_fields_follow_the_spec() -> None:
     plan = solved("unfillable")
     d = plan.to_dict()
-    assert list(d) == ["format", "instance", "solver", "status", "objective", "lower_bound",
-                       "cost", "shipments", "unfilled", "stats"]
+    assert list(d) == ["format", "instance", "solver", "status", "termination", "source",
+                       "objective", "lower_bound", "cost", "shipments", "unfilled", "stats"]
+    assert d["termination"]["reason"] in [str(r) for r in router.Reason]
+    assert isinstance(d["stats"]["seconds"], float)
     assert d["format"] == "router/plan-v1"
     assert d["instance"] == "hand-unfillable" and d["solver"] == "greedy"
     assert d["status"] == "feasible" and d["lower_bound"] is None
@@ -76,8 +78,8 @@ def test_stats_become_json() -> None:
                        "t": (1, 2), "b": np.bool_(True), "a": np.array([1.5, np.nan]),
                        "f32": np.float32(0.5)})
     d = json.loads(plan.to_json())
-    assert d["stats"] == {"n": 3, "f": 0.25, "inf": None, "t": [1, 2], "b": True,
-                          "a": [1.5, None], "f32": 0.5}
+    assert d["stats"] == {"seconds": 0.0, "n": 3, "f": 0.25, "inf": None, "t": [1, 2],
+                          "b": True, "a": [1.5, None], "f32": 0.5}
 
 
 def test_build_plan_groups_line_arcs_into_shipments() -> None:

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 import router
 from router.compile import compile_problem
+from router.contract import Run
 from router.evaluate import cost as compiled_cost
 from router.evaluate import violations
 from router.instance import Instance
 from router.plan import Plan, PlanLine, Shipment, Unfilled, build_plan
-from router.solvers.registry import SolveOptions, get
+from router.solvers.registry import get
 from router.verify import verify
 from tests.strategies import instance_dicts, instances
 
@@ -130,7 +131,7 @@ def test_compiled_line_arcs_are_exactly_the_usable_ones(inst: Instance) -> None:
 def test_greedy_respects_stock_and_capacity_in_compiled_space(inst: Instance,
                                                               seed: int) -> None:
     p = compile_problem(inst)
-    r = get("greedy").func(p, SolveOptions(seed=seed))
+    r = get("greedy").func(p, Run.of(seed=seed))
     assert r.x is not None
     assert not violations(p, r.x)
     assert (r.x >= 0).all() and (r.x <= p.e_ub).all()

@@ -7,12 +7,15 @@ Exit codes: 0 success; 1 no plan (infeasible, no solution) or a plan that fails 
 from __future__ import annotations
 
 import argparse
+import logging
+import math
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from router.errors import InputError, RouterError, SolverUnavailable
+from router.errors import InputError, OptionError, RouterError, SolverUnavailable
 
 EXIT_OK, EXIT_NO_PLAN, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -39,11 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     _add_format(p)
     p.add_argument("--solver", default="auto", help="solver name (see `router solvers`)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+    p.add_argument("--time-limit", type=_seconds, default=None, metavar="S",
                    help="wall-clock seconds for the whole solve, compilation included")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mip-gap", type=float, default=1e-4, help="relative MIP gap (default 1e-4)")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--work-limit", type=_count, default=None, metavar="N",
+                   help="work units (see `router solvers`): a run stopped by work repeats "
+                        "exactly")
+    p.add_argument("--seed", type=_count, default=0, help="random seed, >= 0 (default 0)")
+    p.add_argument("--mip-gap", type=_gap, default=1e-4,
+                   help="relative gap within which a plan counts as optimal (default 1e-4)")
+    p.add_argument("--threads", type=_threads, default=1, help="threads an engine may use")
+    p.add_argument("--initial", metavar="PLAN", help="a plan file to start from")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a solver parameter (see `router solvers --params`); repeatable")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log the stages and the engines' output to stderr")
     p.add_argument("-o", "--output", metavar="PLAN", help="plan file (default: stdout)")
 
     p = sub.add_parser("validate", help="check an instance file")
@@ -55,13 +67,56 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     _add_format(p)
 
-    sub.add_parser("solvers", help="list the solvers available here")
+    p = sub.add_parser("solvers", help="list the solvers available here")
+    p.add_argument("--params", action="store_true",
+                   help="also list each solver's parameters and what a work unit counts")
     for extend in _EXTENSIONS:
         extend(sub)
     return parser
 
 
 _EXTENSIONS: list[Any] = []  # commands that live in their own modules add themselves here
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
+    if math.isnan(v):
+        raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}")
+    return v
+
+
+def _seconds(text: str) -> float | None:
+    v = _number(text, "seconds")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, not {text}")
+    return None if math.isinf(v) else v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {text}")
+    return v
+
+
+def _threads(text: str) -> int:
+    v = _count(text)
+    if not 1 <= v <= 1024:
+        raise argparse.ArgumentTypeError(f"must be in [1, 1024], not {text}")
+    return v
+
+
+def _gap(text: str) -> float:
+    v = _number(text, "a gap")
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a relative gap in [0, 1), not {text}")
+    return v
 
 
 def _summary(plan: Any) -> str:
@@ -71,28 +126,50 @@ def _summary(plan: Any) -> str:
     gap = plan.gap
     gap_s = "-" if gap is None else f"{100 * gap:.3f}%"
     secs = plan.stats.get("seconds", 0.0)
-    extra = f"  fallback={plan.stats['fallback']}" if "fallback" in plan.stats else ""
-    return (f"solver={plan.solver} status={plan.status} objective={f(plan.objective)} "
-            f"bound={f(plan.lower_bound)} gap={gap_s} seconds={secs:.3f} "
-            f"shipments={len(plan.shipments)} unfilled_units={sum(u.qty for u in plan.unfilled)}"
-            f"{extra}")
+    term = plan.termination
+    why = "" if term is None else f" reason={term.reason}" + (
+        f" limit={term.limit}" if term.limit != "none" else "")
+    extra = "" if term is None or not term.fallback else f"\n  fallback: {term.fallback}"
+    for note in plan.stats.notes:
+        extra += f"\n  note: {note}"
+    return (f"solver={plan.solver} status={plan.status}{why} source={plan.source or '-'} "
+            f"objective={f(plan.objective)} bound={f(plan.lower_bound)} gap={gap_s} "
+            f"seconds={secs:.3f} shipments={len(plan.shipments)} "
+            f"unfilled_units={sum(u.qty for u in plan.unfilled)}{extra}")
+
+
+def _solver_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs; values read as YAML scalars or flow lists (3, 0.5, true, [a, b])."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise OptionError(f"--param wants NAME=VALUE, not {item!r}")
+        try:
+            out[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[name.strip()] = value
+    return out
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
     import router
 
-    instance = router.load(args.file, format=args.format)
-    plan = router.solve(instance, solver=args.solver, time_limit=args.time_limit,
-                        seed=args.seed, mip_gap=args.mip_gap, threads=args.threads)
-    text = plan.to_json() + "\n"
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise InputError([("", f"cannot write the plan: {e.strerror or e}")],
-                             args.output) from None
+        router.plan.plan_format(args.output)  # a bad extension is reported before any work
+    options = _solver_params(args.param)
+    router.solvers.registry.get(args.solver)  # an unknown solver is reported before loading
+    instance = router.load(args.file, format=args.format)
+    initial = router.Plan.read(args.initial) if args.initial else None
+    plan = router.solve(instance, solver=args.solver, time_limit=args.time_limit,
+                        work_limit=args.work_limit, seed=args.seed, mip_gap=args.mip_gap,
+                        threads=args.threads, initial=initial, verbose=args.verbose, **options)
+    if args.output:
+        plan.write(args.output)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(plan.to_json() + "\n")
     print(_summary(plan), file=sys.stderr)
     return EXIT_OK if plan.has_plan else EXIT_NO_PLAN
 
@@ -128,6 +205,11 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         why = info.available()
         state = "available" if why is None else f"unavailable ({why})"
         print(f"{name:16s} {info.kind:10s} {state:12s} {info.description}")
+        if args.params:
+            if info.work_unit:
+                print(f"{'':16s} work unit: {info.work_unit}")
+            for pname, ptype, default, doc in info.params.describe():
+                print(f"{'':16s} --param {pname}=... ({ptype}, default {default!r}) {doc}")
     return EXIT_OK
 
 
@@ -135,15 +217,35 @@ COMMANDS = {"solve": cmd_solve, "validate": cmd_validate, "verify": cmd_verify,
             "solvers": cmd_solvers}
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that every cleanup runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _load_extensions()
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # usage errors, --help, --version
+        return e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    if getattr(args, "verbose", False):
+        _log_to_stderr()
+    previous: list[tuple[int, Any]] = []
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C and SIGTERM unwind the call: engines' processes are killed, temporary
+        # files removed, and no plan is written (SIGINT even when started in the background,
+        # where a shell leaves it ignored)
+        previous = [(signal.SIGTERM, signal.signal(signal.SIGTERM, _on_sigterm)),
+                    (signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler))]
     try:
         return int(COMMANDS[args.command](args))
     except InputError as e:
         print(e.format(), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except SolverUnavailable as e:
+    except (SolverUnavailable, OptionError) as e:
         print(f"router: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RouterError as e:
@@ -151,8 +253,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO_PLAN
     except BrokenPipeError:  # e.g. `router solve f.yaml | head`
         return EXIT_OK
+    except _Terminated:
+        print("router: terminated; nothing written", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        return 130
+        print("router: interrupted; nothing written", file=sys.stderr)
+        return 128 + signal.SIGINT
+    finally:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+
+
+def _log_to_stderr() -> None:
+    """``--verbose``: the library's log records (stages, engines' output) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("router")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _load_extensions() -> None:

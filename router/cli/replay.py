@@ -39,6 +39,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--solver", default="greedy", help="solver per batch (default greedy)")
     p.add_argument("--time-limit", type=float, default=None, metavar="T",
                    help="seconds per batch, compilation included (default: none)")
+    p.add_argument("--work-limit", type=int, default=None, metavar="N",
+                   help="work units per batch (the solver's, see `router solvers`): a replay "
+                        "that stops by work repeats exactly for a seed")
     p.add_argument("--seed", type=int, default=0, help="solver seed and decline draws")
     p.add_argument("--pace", type=float, default=0.0, metavar="P",
                    help="0: as fast as possible (default); 1: real time; P: P times faster")
@@ -125,7 +128,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from router.solvers.registry import get
 
     opt = ReplayOptions(window=args.window, solver=args.solver, time_limit=args.time_limit,
-                        seed=args.seed, pace=args.pace, declines=not args.no_declines)
+                        work_limit=args.work_limit, seed=args.seed, pace=args.pace,
+                        declines=not args.no_declines)
     sweep_w = _windows(args.sweep)
     get(args.solver)  # an unknown solver is reported before any work
     for path in (args.report, args.json):
@@ -178,7 +182,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             key = (opt.solver, w)
             if key not in runs:
                 o = ReplayOptions(window=w, solver=opt.solver, time_limit=opt.time_limit,
-                                  seed=opt.seed, declines=opt.declines)
+                                  work_limit=opt.work_limit, seed=opt.seed,
+                                  declines=opt.declines)
                 run(f"sweep ({opt.solver}, window {w:g} s)", start.copy(), o).network_after = None
             sweep.append(runs[key].metrics)
         heads = []

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from router.compile import compile_batch, compile_network
+from router.contract import Status
 from router.errors import InputError, VerificationError
 from router.instance import Instance, Line, Order
-from router.network._compile_adapter import compile_batch, compile_network
 from router.network.ledger import (
     ADJUST_KINDS,
     UNLIMITED,
@@ -232,20 +233,26 @@ class Network:
 
     # ---- routing ---------------------------------------------------------------------------
     def route(self, orders: Sequence[Order], *, time_limit: float | None = None,
-              solver: str = "auto", seed: int = 0, backorders: bool = True) -> Plan:
+              work_limit: int | None = None, solver: str = "auto", seed: int = 0,
+              backorders: bool = True) -> Plan:
         """Route ``orders`` (and, with ``backorders``, the queue's orders worth offering
         again) against the current state; returns a verified plan to :meth:`commit`.
-        ``time_limit`` covers the whole call, compilation included."""
+        ``time_limit`` covers the whole call, compilation and verification included;
+        ``work_limit`` (the solver's work units) makes a run repeat exactly for a seed.
+        ``plan.stats.seconds`` is the whole call; ``plan.stats.extra`` says how many orders
+        the batch held (``batch_orders``) and how many were backorders offered again
+        (``backorders_offered``)."""
         t0 = time.perf_counter()
         name, orders_, routed = self._prepare(orders, backorders)
         if orders_:
-            plan = self._solve(name, orders_, routed.banned, time_limit, solver, seed, t0)
+            plan = self._solve(name, orders_, routed.banned, time_limit, work_limit, solver,
+                               seed, t0)
         else:
             plan = _unrouted_plan(name, orders_, self.instance)
-        plan.stats["route_seconds"] = time.perf_counter() - t0
-        plan.stats["batch_orders"] = len(orders_)
-        plan.stats["backorders_offered"] = len(orders_) - routed.batch.new_count
-        return plan
+        st = plan.stats
+        return plan.with_stats(st.but(seconds=time.perf_counter() - t0, extra={
+            **st.extra, "batch_orders": len(orders_),
+            "backorders_offered": len(orders_) - routed.batch.new_count}))
 
     def _prepare(self, orders: Sequence[Order], backorders: bool
                  ) -> tuple[str, list[Order], _Routed]:
@@ -273,7 +280,8 @@ class Network:
         return name, batch_orders, routed
 
     def _solve(self, name: str, orders: list[Order], banned: dict[str, set[str]],
-               time_limit: float | None, solver: str, seed: int, t0: float) -> Plan:
+               time_limit: float | None, work_limit: int | None, solver: str, seed: int,
+               t0: float) -> Plan:
         led = self.ledger
         pos = {o.id: i for i, o in enumerate(orders)}
         ban = np.array([(pos[o], self.node_index[n]) for o, ns in banned.items() for n in ns],
@@ -286,20 +294,20 @@ class Network:
                                 default_max_packages=self.instance.default_max_packages,
                                 banned_arcs=ban)
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
-        plan = solve(NO_INSTANCE, solver, time_limit=left, seed=seed, problem=problem,
-                     verify=False)
+        plan = solve(NO_INSTANCE, solver, time_limit=left, work_limit=work_limit, seed=seed,
+                     problem=problem, verify=False)
         tv = time.perf_counter()
         problems = self._check(plan, orders, banned)
         if problems and solver != "greedy":
             log.error("plan of %s for %s failed verification; routing it by greedy:\n%s",
                       solver, name, "\n".join(problems))
             plan = solve(NO_INSTANCE, "greedy", seed=seed, problem=problem, verify=False)
-            plan.stats["fallback"] = f"greedy ({solver} plan failed verification)"
+            note = f"the plan of {solver} failed verification; the greedy plan replaced it"
+            plan = plan.with_stats(plan.stats.but(notes=(*plan.stats.notes, note)))
             problems = self._check(plan, orders, banned)
         if problems:
             raise VerificationError("\n".join(problems))
-        plan.stats["verify_seconds"] = time.perf_counter() - tv
-        return plan
+        return plan.with_stats(plan.stats.but(verify_seconds=time.perf_counter() - tv))
 
     def _check(self, plan: Plan, orders: list[Order], banned: dict[str, set[str]]
                ) -> list[str]:
@@ -554,9 +562,9 @@ def _unrouted_plan(name: str, orders: Sequence[Order], network: Instance) -> Pla
     unfilled = tuple(Unfilled(o.id, ln.sku, ln.qty) for o in orders for ln in o.lines)
     pen = sum(ln.qty * (o.unfilled_penalty if o.unfilled_penalty is not None
                         else network.unfilled_penalty) for o in orders for ln in o.lines)
-    return Plan(instance=name, solver="none", status="feasible", objective=float(pen),
+    return Plan(instance=name, solver="none", status=Status.FEASIBLE, objective=float(pen),
                 lower_bound=None, cost=CostBreakdown(0.0, 0.0, float(pen), float(pen)),
-                shipments=(), unfilled=unfilled, stats={})
+                shipments=(), unfilled=unfilled)
 
 
 __all__ = ["CommitResult", "LedgerError", "Network", "plan_digest"]

@@ -8,8 +8,8 @@ seeded draw) or declined and re-routed in the next batch without that store. Eve
 batches (walk-in sales, replenishments, counts, cancellations) are applied at their times.
 
 Which orders go into which batch depends only on the day and the window, never on how long
-routing took, so a day replays to the same result for a seed with a deterministic solver
-(``greedy``). The time routing takes is measured (CPU seconds of this process, and wall
+routing took, so a day replays to the same result for a seed when the solver's budget is
+work, not time (``work_limit``; ``greedy`` always does the same work). The time routing takes is measured (CPU seconds of this process, and wall
 seconds) and played into the simulated clock: batch ``k`` closing at ``c_k`` starts when the
 router is free, ``s_k = max(c_k, f_{k-1})``, and is routed at ``f_k = s_k + L_k``. The
 orders' delays (arrival to routed) and the routed rate over the day come from ``f_k``; a
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from router.compile import compile_batch
 from router.errors import InputError
-from router.network._compile_adapter import compile_batch
 from router.network.events import Day
 from router.network.network import Network
 
@@ -46,6 +46,7 @@ class ReplayOptions:
     window: float = 10.0  # seconds between batch closes; 0: each order at its arrival
     solver: str = "greedy"
     time_limit: float | None = None  # per batch
+    work_limit: int | None = None  # per batch, in the solver's work units (repeats exactly)
     seed: int = 0
     pace: float = 0.0  # 0: as fast as possible; 1: real time; k: k times real time
     declines: bool = True  # simulate store declines from the acceptance probabilities
@@ -57,6 +58,10 @@ class ReplayOptions:
         if self.time_limit is not None and not (self.time_limit >= 0
                                                 and math.isfinite(self.time_limit)):
             problems.append(("time_limit", "must be a number of seconds >= 0"))
+        if self.work_limit is not None and (isinstance(self.work_limit, bool)
+                                            or not isinstance(self.work_limit, int)
+                                            or self.work_limit < 0):
+            problems.append(("work_limit", "must be a non-negative integer"))
         if not (self.pace >= 0 and math.isfinite(self.pace)):
             problems.append(("pace", "must be 0 (as fast as possible) or a positive factor"))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -173,7 +178,8 @@ class _Replay:
                 time.sleep(wait)
         orders = self.day.orders(idx)
         c0, w0 = time.process_time(), time.perf_counter()
-        plan = net.route(orders, time_limit=opt.time_limit, solver=opt.solver, seed=opt.seed)
+        plan = net.route(orders, time_limit=opt.time_limit, work_limit=opt.work_limit,
+                         solver=opt.solver, seed=opt.seed)
         c1 = time.perf_counter()
         res = net.commit(plan)
         declined = 0
@@ -193,10 +199,10 @@ class _Replay:
         st = plan.stats
         lg = self.log
         for k, v in (("close", close), ("start", start), ("finish", finish), ("new", len(idx)),
-                     ("offered", st.get("backorders_offered", 0)), ("cpu", cpu),
-                     ("wall", wall), ("compile", st.get("compile_seconds", 0.0)),
-                     ("solve", st.get("solve_seconds", 0.0)),
-                     ("verify", st.get("verify_seconds", 0.0)),
+                     ("offered", st.extra.get("backorders_offered", 0)), ("cpu", cpu),
+                     ("wall", wall), ("compile", st.compile_seconds),
+                     ("solve", st.solve_seconds + st.build_seconds),
+                     ("verify", st.verify_seconds),
                      ("commit", time.perf_counter() - c1), ("objective", plan.objective or 0.0),
                      ("packages", res.packages), ("units", res.units), ("waiting", res.waiting),
                      ("cancelled", res.cancelled), ("declined", declined)):
@@ -284,6 +290,7 @@ def metrics(net: Network, day: Day, b: dict[str, np.ndarray], routed: np.ndarray
     cpu_total = float(lat.sum())
     return {
         "window": opt.window, "solver": opt.solver, "time_limit": opt.time_limit,
+        "work_limit": opt.work_limit,
         "seed": opt.seed,
         "orders": day.n_orders, "batches": len(lat),
         "batch_orders_mean": float((b["new"] + b["offered"]).mean()) if len(lat) else 0.0,

@@ -1,62 +1,26 @@
-"""What every solver shares: the result type, the options, and the registry."""
+"""The solver registry: every solver registers its name, kind, description, parameter class
+and availability check; :func:`get` finds one or says why it cannot be used.
+
+A solver is a function ``solve(problem, run) -> Outcome`` (:mod:`router.contract`): it sees
+only the compiled :class:`~router.compile.Problem` and the :class:`~router.contract.Run`.
+"""
 
 from __future__ import annotations
 
-import enum
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from router.compile import Problem
+from router.contract import NoParams, Outcome, Params, Run
 from router.errors import SolverUnavailable
 
-
-class Status(enum.StrEnum):
-    OPTIMAL = "optimal"  # proven optimal (within the relative MIP gap asked for)
-    FEASIBLE = "feasible"  # a valid plan, optimality not proven
-    INFEASIBLE = "infeasible"  # proven: no plan satisfies the constraints
-    NO_SOLUTION = "no_solution"  # the budget ran out before any plan
-
-
-@dataclass(frozen=True)
-class SolveOptions:
-    """Options every solver honours.
-
-    ``time_limit`` is wall-clock seconds for the whole solver call, model building included
-    (``None``: no limit). The same ``seed`` gives the same plan.
-    """
-
-    time_limit: float | None = None
-    seed: int = 0
-    mip_gap: float = 1e-4
-    threads: int = 1
-    warm_start: np.ndarray | None = None  # units per line-arc, e.g. a greedy plan
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SolverResult:
-    """The answer of one solver call, in compiled space."""
-
-    solver: str
-    status: Status
-    x: np.ndarray | None  # units per line-arc; None when there is no plan
-    objective: float | None
-    lower_bound: float | None
-    build_seconds: float = 0.0
-    solve_seconds: float = 0.0
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def has_plan(self) -> bool:
-        return self.x is not None
+Kind = Literal["heuristic", "bound", "mip", "portfolio"]
+KINDS: tuple[Kind, ...] = ("heuristic", "bound", "mip", "portfolio")
 
 
 class Solver(Protocol):
-    def __call__(self, problem: Problem, options: SolveOptions) -> SolverResult: ...
+    def __call__(self, problem: Problem, run: Run) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -64,18 +28,24 @@ class SolverInfo:
     name: str
     func: Solver
     description: str
-    kind: str  # "heuristic", "mip", "bound"
+    kind: Kind
+    params: type[Params] = NoParams
     available: Callable[[], str | None] = lambda: None  # None if usable, else why not
+    work_unit: str = ""  # what one unit of a work budget counts for this solver
 
 
 _REGISTRY: dict[str, SolverInfo] = {}
 
 
-def register(name: str, description: str, kind: str,
-             available: Callable[[], str | None] | None = None) -> Callable[[Solver], Solver]:
+def register(name: str, description: str, kind: Kind, *, params: type[Params] = NoParams,
+             available: Callable[[], str | None] | None = None,
+             work_unit: str = "") -> Callable[[Solver], Solver]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown solver kind {kind!r}")
+
     def deco(func: Solver) -> Solver:
-        _REGISTRY[name] = SolverInfo(name, func, description, kind,
-                                     available or (lambda: None))
+        _REGISTRY[name] = SolverInfo(name, func, description, kind, params,
+                                     available or (lambda: None), work_unit)
         return func
     return deco
 
@@ -95,22 +65,3 @@ def get(name: str) -> SolverInfo:
     if why is not None:
         raise SolverUnavailable(f"solver {name!r} is not available here: {why}")
     return info
-
-
-class Deadline:
-    """Wall-clock budget shared by the stages of one solver call."""
-
-    def __init__(self, time_limit: float | None) -> None:
-        self.start = time.perf_counter()
-        self.limit = time_limit
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def remaining(self) -> float:
-        if self.limit is None:
-            return float("inf")
-        return max(0.0, self.limit - self.elapsed())
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from router.compile import Problem
+from router.contract import Budget, Limit, Outcome, Params, Run, SolverStats, StageRecord, param
 from router.evaluate import objective
 from router.solvers.heuristics import assign, local_search
 from router.solvers.heuristics.core import (
@@ -62,13 +63,13 @@ from router.solvers.heuristics.core import (
     State,
     complete_must_fill,
     insert_orders,
-    make_result,
     static,
     tiebreak_keys,
     true_prices,
 )
 from router.solvers.heuristics.greedy import greedy_solution
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, register
+from router.solvers.registry import register
+from router.solvers.result import conclude
 
 DEFAULT_ITERATIONS = 150  # subgradient steps without a time limit
 DEFAULT_MOVES = 300  # local-search moves without a time limit
@@ -229,13 +230,11 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     t0 = time.perf_counter()
     if not rel.bind_pool.any() or p.n_line_arcs == 0:
         return None
-    try:
-        import highspy
-    except ImportError:
+    from router.solvers.exact import lp as highs_lp
+
+    if not highs_lp.available():
         return None
     from router.compile import expand_ranges
-    from router.solvers.exact.pulp import _stdout_to_stderr
-
     ptr = p.line_e_ptr
     lines = np.unique(p.e_line[rel.bind_pool[p.e_pool]])
     cnt = ptr[lines + 1] - ptr[lines]
@@ -258,37 +257,27 @@ def transport_prices(p: Problem, rel: Relaxation, time_limit: float | None) -> n
     index[xs] = np.repeat(np.arange(n_l), cnt)
     index[xs[two] + 1] = er[two]
     index[start[n_e:-1]] = soft
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_ = n_e + len(soft)
-    lp.num_row_ = n_l + len(pools)
-    lp.col_cost_ = np.concatenate((rate, pen[soft]))
-    lp.col_lower_ = np.zeros(lp.num_col_)
-    lp.col_upper_ = np.concatenate((p.e_ub[E].astype(np.float64), qty[soft]))
-    lp.row_lower_ = np.concatenate((qty, np.full(len(pools), -inf)))
-    lp.row_upper_ = np.concatenate((qty, p.pool_qty[pools].astype(np.float64)))
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = start.astype(np.int32)
-    lp.a_matrix_.index_ = index.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(len(index))
-    with _stdout_to_stderr():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
-    if time_limit is not None:  # what is left of it after building and passing the LP
-        h.setOptionValue("time_limit", max(0.001, float(time_limit) - (time.perf_counter() - t0)))
-    h.run()
-    if h.getInfo().dual_solution_status != 2:  # kSolutionStatusFeasible
+    inf = np.inf
+    lp = highs_lp.ColumnLp(
+        cost=np.concatenate((rate, pen[soft])), col_lower=np.zeros(n_e + len(soft)),
+        col_upper=np.concatenate((p.e_ub[E].astype(np.float64), qty[soft])),
+        row_lower=np.concatenate((qty, np.full(len(pools), -inf))),
+        row_upper=np.concatenate((qty, p.pool_qty[pools].astype(np.float64))),
+        start=start, index=index, value=np.ones(len(index)))
+    left = None if time_limit is None else max(0.001, float(time_limit)
+                                               - (time.perf_counter() - t0))
+    hard = None if left is None else time.perf_counter() + left + 0.05
+    ans = highs_lp.solve_lp(lp, left, hard)
+    if ans.row_dual is None:
         return None
-    dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)[n_l:]
+    dual = ans.row_dual[n_l:]
     u = np.zeros(len(p.pool_qty))
     u[pools] = np.maximum(0.0, -dual)  # HiGHS: a binding <= row of a minimum has dual <= 0
     return u
 
 
 def primal(p: Problem, rel: Relaxation, m: Multipliers, seed: int,
-           deadline: Deadline | None) -> np.ndarray | None:
+           deadline: Budget | None) -> np.ndarray | None:
     """A feasible plan suggested by the prices ``m``."""
     rng = np.random.default_rng(seed)
     if assign.is_assignment(p):
@@ -312,7 +301,7 @@ class LagrangianOutcome:
     stats: dict[str, Any]
 
 
-def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int = 0,
+def subgradient(p: Problem, x0: np.ndarray | None, deadline: Budget, seed: int = 0,
                 max_iter: int | None = None, primal_every: int = 10,
                 warm: bool = True, warm_seconds: float | None = None) -> LagrangianOutcome:
     """Projected subgradient ascent on the bound, with priced plans along the way
@@ -340,7 +329,8 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                 lam = WARM_STEP
     best_lb, best_m = -math.inf, m.copy()
     limit = max_iter if max_iter is not None else (
-        DEFAULT_ITERATIONS if deadline.limit is None else 10**9)
+        deadline.work if deadline.work is not None
+        else DEFAULT_ITERATIONS if not deadline.timed else 10**9)
     while it < limit and not deadline.expired():
         it += 1
         lb, g = rel.evaluate(m)
@@ -353,7 +343,7 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                 m = best_m.copy()
         if not math.isfinite(lb) or rel.safe(best_lb) >= ub - 1e-6 * max(1.0, abs(ub)):
             break
-        if it % primal_every == 0 or it == 1:
+        if (it % primal_every == 0 or it == 1) and not deadline.expired():
             primals += 1
             x = primal(p, rel, m, seed + it, deadline)
             if x is not None:
@@ -377,26 +367,61 @@ def subgradient(p: Problem, x0: np.ndarray | None, deadline: Deadline, seed: int
                              {"iterations": it, "primal_plans": primals, "step": lam, **stats})
 
 
+@dataclass(frozen=True)
+class LagrangianParams(Params):
+    """The ``lagrangian`` solver (one work unit = one subgradient step or one local-search
+    move; the subgradient takes ``subgradient_share`` of the budget)."""
+
+    solver = "lagrangian"
+    subgradient_share: float = param(0.5, lo=0.0, hi=1.0,
+                                     doc="share of the budget for the subgradient")
+    primal_every: int = param(10, lo=1, doc="subgradient steps between priced plans")
+    default_iterations: int = param(DEFAULT_ITERATIONS, lo=0,
+                                    doc="subgradient steps when nothing limits the budget")
+    default_moves: int = param(DEFAULT_MOVES, lo=0,
+                               doc="local-search moves when nothing limits the budget")
+
+
 @register("lagrangian", "Lagrangian prices on stock and capacity (subgradient): a proven "
                         "lower bound, priced plans repaired to feasibility, local search",
-          "heuristic")
-def solve_lagrangian(problem: Problem, options: SolveOptions) -> SolverResult:
+          "heuristic", params=LagrangianParams,
+          work_unit="a subgradient step or a local-search move")
+def solve_lagrangian(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
-    deadline = Deadline(options.time_limit)
-    x0, _ = greedy_solution(problem, options.seed, deadline)
-    share = None if options.time_limit is None else options.time_limit * 0.5
-    out = subgradient(problem, x0, Deadline(None if share is None else
-                                            max(0.0, share - deadline.elapsed())),
-                      options.seed)
-    stats: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
+    params = run.params if isinstance(run.params, LagrangianParams) else LagrangianParams()
+    budget = run.budget
+    if not budget.limited:
+        budget = budget.with_work(params.default_iterations + params.default_moves)
+    x0, _ = greedy_solution(problem, run.seed, budget)
+    if run.initial is not None and (x0 is None
+                                    or objective(problem, run.initial) < objective(problem, x0)):
+        x0 = np.array(run.initial)
+    share = budget.share(params.subgradient_share)
+    t1 = time.perf_counter()
+    out = subgradient(problem, x0, share, run.seed, primal_every=params.primal_every)
+    stages = [StageRecord("subgradient", time.perf_counter() - t1,
+                          int(out.stats.get("iterations", 0)), out.objective,
+                          out.lower_bound if math.isfinite(out.lower_bound) else None)]
+    extra: dict[str, Any] = {"lagrangian_" + k: v for k, v in out.stats.items()}
     x = out.x
     lb = out.lower_bound if math.isfinite(out.lower_bound) else None
-    if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
-        x, ls = local_search.improve(problem, x, deadline, options.seed,
-                                     max_moves=DEFAULT_MOVES if options.time_limit is None
-                                     else None)
-        stats.update({"ls_" + k: v for k, v in ls.items()})
+    limit = Limit.NONE
     if out.lower_bound == math.inf:
-        stats["note"] = "a must-fill line has no feasible source"
-    return make_result("lagrangian", problem, x, time.perf_counter() - t0, stats,
-                       lower_bound=lb)
+        return conclude("lagrangian", problem, run, None, infeasible=True, stats=SolverStats(
+            solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
+            notes=("a line that must be filled has no feasible source",)))
+    if x is not None and (lb is None or objective(problem, x) > lb + 1e-6):
+        t2 = time.perf_counter()
+        rest = budget.with_work(None if budget.work is None
+                                else budget.work - int(out.stats.get("iterations", 0)))
+        x, ls = local_search.improve(problem, x, rest, run.seed)
+        limit = ls.pop("limit", Limit.NONE)
+        stages.append(StageRecord("local_search", time.perf_counter() - t2,
+                                  int(ls.get("moves", 0)), objective(problem, x)))
+        extra.update({"ls_" + k: v for k, v in ls.items()})
+    work = sum(st.work for st in stages)
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=work,
+                        iterations=int(out.stats.get("iterations", 0)), stages=tuple(stages),
+                        extra=extra)
+    return conclude("lagrangian", problem, run, x, bound=lb, source="lagrangian",
+                    limit=limit, stats=stats)

@@ -4,13 +4,14 @@ The model of :mod:`router.solvers.exact.model` goes to OR-Tools MathOpt as one `
 its variables, row bounds and sparse matrix are filled straight from the numpy arrays
 (repeated fields extended in bulk; no Python object per variable or constraint) and solved
 with MathOpt's core ``solve``, which takes the proto as it is. MathOpt gives every engine the
-same parameters (time limit, relative gap, seed, threads), a solution hint (the MIP start) and
-the same answer: termination reason, best solution, proven dual bound.
+same parameters (time limit, node limit, relative gap, seed, threads), a solution hint (the
+MIP start) and the same answer: termination reason and limit, best solution, proven dual bound.
+Every engine call runs in a child process that is killed at the deadline
+(:mod:`router.solvers.exact.isolate`).
 
 ``lp-bound`` solves the LP relaxation of the same model with HiGHS: its optimum is a proven
-lower bound on the routing cost, and it has no plan of its own (status ``no_solution`` with
-``lower_bound`` set; :func:`router.solve` then returns the greedy plan as incumbent beside the
-LP bound, and says so in ``stats.fallback``). :func:`lp_bound` gives the bound directly.
+lower bound on the routing cost. It returns the greedy plan beside that bound (its source is
+``greedy``), so its gap says how far greedy is from the LP bound.
 """
 
 from __future__ import annotations
@@ -18,11 +19,20 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from router.compile import Problem
+from router.contract import (
+    Budget,
+    Limit,
+    Outcome,
+    Run,
+    SolverStats,
+    param,
+)
 from router.solvers.exact.driver import (
     ERROR,
     FEASIBLE,
@@ -30,20 +40,34 @@ from router.solvers.exact.driver import (
     NO_SOLUTION,
     OPTIMAL,
     EngineAnswer,
+    EngineSetup,
+    MipParams,
     engine_time_limit,
     heavy_presolve,
+    run_engine,
     solve_mip,
     strengthen_bound,
-    too_little_time,
 )
 from router.solvers.exact.model import MipModel, build_model, must_fill_without_source
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, Status, register
+from router.solvers.registry import register
+from router.solvers.result import conclude
 
 log = logging.getLogger(__name__)
 
 HIGHS, GSCIP, CP_SAT = "HIGHS", "GSCIP", "CP_SAT"
 _LABEL = {HIGHS: "HiGHS via OR-Tools MathOpt", GSCIP: "SCIP via OR-Tools MathOpt",
           CP_SAT: "CP-SAT via OR-Tools MathOpt"}
+
+
+@dataclass(frozen=True)
+class OrToolsParams(MipParams):
+    """The OR-Tools MathOpt backends (one work unit = one branch-and-bound node)."""
+
+    proto_seconds_per_nonzero: float = param(
+        2e-7, lo=0.0, doc="optimistic cost of building and loading the ModelProto")
+    preload_seconds: float = param(
+        1.0, lo=0.0, doc="with more time left than this, MathOpt is loaded into the calling "
+                         "process once (0.05-0.2 s), so that later engine processes have it")
 
 
 def load_mathopt_core() -> Any:
@@ -60,6 +84,10 @@ def load_mathopt_core() -> Any:
     name = "ortools.math_opt.core.python.solver"
     if name in sys.modules:
         return sys.modules[name]
+    if "pulp" not in sys.modules:  # only PuLP puts a HiGHS in the global namespace
+        from ortools.math_opt.core.python import solver as plain
+
+        return plain
     deepbind = getattr(os, "RTLD_DEEPBIND", 0)
     old = sys.getdlopenflags()
     if deepbind:
@@ -72,10 +100,16 @@ def load_mathopt_core() -> Any:
 
 
 def _unavailable() -> str | None:
+    """Checked without importing the engine into the caller's process (it is loaded in the
+    engine's child process only)."""
+    import importlib.util
+
     try:
-        load_mathopt_core()
+        spec = importlib.util.find_spec("ortools.math_opt.core.python.solver")
     except ImportError as e:
         return f"OR-Tools MathOpt is not importable ({e}); pip install ortools"
+    if spec is None:
+        return "OR-Tools MathOpt is not installed; pip install ortools"
     return None
 
 
@@ -103,19 +137,19 @@ def model_proto(model: MipModel, relax: bool = False, name: str = "router") -> A
     return mp
 
 
-CPSAT_LIGHT_PRESOLVE_NONZEROS = 50_000  # above this, CP-SAT presolves lightly (no probing)
-
-
-def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bool,
+def _params(solver: str, time_limit: float | None, setup: EngineSetup, lp: bool,
             n_nonzeros: int = 0) -> Any:
     from ortools.math_opt import parameters_pb2
 
-    params = parameters_pb2.SolveParametersProto(random_seed=int(options.seed) % (2 ** 31))
+    params = parameters_pb2.SolveParametersProto(random_seed=int(setup.seed) % (2 ** 31),
+                                                 enable_output=setup.verbose)
     if not lp:
-        params.relative_gap_tolerance = max(0.0, float(options.mip_gap))
+        params.relative_gap_tolerance = max(0.0, float(setup.mip_gap))
+        if setup.node_limit is not None:
+            params.node_limit = int(setup.node_limit)
     if time_limit is not None:
         params.time_limit.FromNanoseconds(max(1, int(time_limit * 1e9)))
-    threads = max(1, int(options.threads))
+    threads = max(1, int(setup.threads))
     if solver == CP_SAT:
         params.threads = threads
         # CP-SAT stops at an absolute gap of 1e-4 by default: with fractional costs that
@@ -125,29 +159,44 @@ def _params(solver: str, time_limit: float | None, options: SolveOptions, lp: bo
             # one worker: give it the full LP relaxation (the strong linking rows), which
             # the portfolio of several workers would otherwise provide
             params.cp_sat.linearization_level = 2
-        if n_nonzeros > CPSAT_LIGHT_PRESOLVE_NONZEROS:
+        if n_nonzeros > setup.params.cpsat_light_presolve_nonzeros:
             # on a sale-day batch of thousands of orders the full presolve (probing, clique
             # merging) can take the whole budget before the first solution
             params.cp_sat.cp_model_probing_level = 0
             params.cp_sat.max_presolve_iterations = 1
     elif solver == GSCIP:
         params.threads = 1  # SCIP is single-threaded
-    elif solver == HIGHS and not lp and heavy_presolve(n_nonzeros, time_limit):
+    elif solver == HIGHS and not lp and heavy_presolve(n_nonzeros, time_limit, setup.params):
         params.presolve = parameters_pb2.EMPHASIS_OFF
-    for key, value in options.extra.get("ortools_params", {}).items():
-        setattr(params, key, value)
+    for opt in setup.params.engine_options:
+        key, _, value = opt.partition("=")
+        field = params.DESCRIPTOR.fields_by_name.get(key.strip())
+        if field is None or field.message_type is not None:
+            raise ValueError(f"engine option {opt!r}: not a scalar field of SolveParametersProto")
+        setattr(params, key.strip(), _scalar(value.strip(), field))
     return params
 
 
+def _scalar(text: str, field: Any) -> Any:
+    t = field.cpp_type
+    if t == field.CPPTYPE_BOOL:
+        return text.lower() in ("1", "true", "yes", "on")
+    if t in (field.CPPTYPE_INT32, field.CPPTYPE_INT64, field.CPPTYPE_UINT32, field.CPPTYPE_UINT64,
+             field.CPPTYPE_ENUM):
+        return int(text)
+    if t in (field.CPPTYPE_FLOAT, field.CPPTYPE_DOUBLE):
+        return float(text)
+    return text
+
+
 def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
-                seconds: float | None, options: SolveOptions, relax: bool = False,
+                seconds: float | None, setup: EngineSetup, relax: bool = False,
                 name: str = "router") -> EngineAnswer:
-    """Hand ``model`` to MathOpt's ``solver`` and read its answer (see :class:`EngineAnswer`)."""
+    """Hand ``model`` to MathOpt's ``solver`` and read its answer (in the engine's process)."""
+    t0 = time.perf_counter()
+    core = load_mathopt_core()
     from ortools.math_opt import model_parameters_pb2, parameters_pb2, result_pb2, solution_pb2
 
-    core = load_mathopt_core()
-
-    t0 = time.perf_counter()
     mp = model_proto(model, relax=relax, name=name)
     mparams = model_parameters_pb2.ModelSolveParametersProto()
     if start is not None and not relax:
@@ -157,27 +206,20 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     limit = engine_time_limit(seconds, t0)
     build = time.perf_counter() - t0
     if limit is not None and limit <= 0.0:
-        return EngineAnswer(NO_SOLUTION, build_seconds=build,
-                            stats={"engine_note": "no time left after building the model"})
-    params = _params(solver, limit, options, relax, model.n_nonzeros)
+        return EngineAnswer(NO_SOLUTION, build_seconds=build, limit=Limit.TIME,
+                            detail="no time left after building the model")
+    params = _params(solver, limit, setup, relax, model.n_nonzeros)
     solver_type = getattr(parameters_pb2, f"SOLVER_TYPE_{solver}")
     t1 = time.perf_counter()
-    # (SCIP through MathOpt reports an error on stderr when given an interrupter: not used)
-    interrupter, timer = _watchdog(None if solver == GSCIP else limit)
-    try:
-        res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params,
-                         mparams, None, _callback_registration(), None,
-                         None if interrupter is None else interrupter.pybind_interrupter)
-    finally:
-        if timer is not None:
-            timer.cancel()
+    res = core.solve(mp, solver_type, parameters_pb2.SolverInitializerProto(), params,
+                     mparams, None, _callback_registration(), None, None)
     solve = time.perf_counter() - t1
-    interrupted = interrupter is not None and interrupter.interrupted
 
     reason = res.termination.reason
     bounds = res.termination.objective_bounds
     dual = bounds.dual_bound if math.isfinite(bounds.dual_bound) else None
     values = None
+    duals = None
     for sol in res.solutions:
         ps = sol.primal_solution
         if sol.HasField("primal_solution") and \
@@ -186,6 +228,15 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
             values[np.asarray(ps.variable_values.ids, dtype=np.int64)] = \
                 np.asarray(ps.variable_values.values, dtype=np.float64)
             break
+    if relax:
+        for sol in res.solutions:
+            ds = sol.dual_solution
+            if sol.HasField("dual_solution") and \
+                    ds.feasibility_status == solution_pb2.SOLUTION_STATUS_FEASIBLE:
+                duals = np.zeros(model.n_rows, dtype=np.float64)
+                duals[np.asarray(ds.dual_values.ids, dtype=np.int64)] = \
+                    np.asarray(ds.dual_values.values, dtype=np.float64)
+                break
     if reason == result_pb2.TERMINATION_REASON_OPTIMAL:
         status = OPTIMAL
         if relax and values is not None and dual is None:
@@ -199,36 +250,20 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
         status = NO_SOLUTION
     else:
         status = ERROR
-    stats: dict[str, Any] = {
-        "engine_detail": res.termination.detail,
-        "engine_limit": result_pb2.LimitProto.Name(res.termination.limit),
-    }
-    if interrupted:
-        stats["engine_note"] = "interrupted past the time limit"
-    if res.solve_stats.node_count:
-        stats["nodes"] = int(res.solve_stats.node_count)
-    if res.solve_stats.simplex_iterations:
-        stats["simplex_iterations"] = int(res.solve_stats.simplex_iterations)
+    limit_name = result_pb2.LimitProto.Name(res.termination.limit)
+    lim = {"LIMIT_TIME": Limit.TIME, "LIMIT_NODE": Limit.WORK, "LIMIT_ITERATION": Limit.WORK,
+           "LIMIT_INTERRUPTED": Limit.INTERRUPTED}.get(limit_name, Limit.NONE)
+    extra: dict[str, Any] = {"engine_limit": limit_name}
     if relax:
         values = None  # an LP solution is not a plan
-    return EngineAnswer(status, values, dual, build, solve, stats)
-
-
-def _watchdog(limit: float | None) -> tuple[Any, Any]:
-    """An interrupter that fires shortly after the engine's time limit: some engines look at
-    their clock only between phases (HiGHS presolve of a large model), an interrupt is
-    honoured sooner."""
-    if limit is None:
-        return None, None
-    import threading
-
-    from ortools.util.python import solve_interrupter
-
-    interrupter = solve_interrupter.SolveInterrupter()
-    timer = threading.Timer(limit + min(1.0, max(0.1, 0.05 * limit)), interrupter.interrupt)
-    timer.daemon = True
-    timer.start()
-    return interrupter, timer
+        if duals is not None:
+            extra["row_duals"] = duals
+    return EngineAnswer(status, values, dual, build, solve,
+                        nodes=int(res.solve_stats.node_count),
+                        iterations=int(res.solve_stats.simplex_iterations
+                                       + res.solve_stats.barrier_iterations
+                                       + res.solve_stats.first_order_iterations),
+                        detail=res.termination.detail, limit=lim, extra=extra)
 
 
 def _callback_registration() -> Any:
@@ -237,73 +272,96 @@ def _callback_registration() -> Any:
     return callback_pb2.CallbackRegistrationProto()
 
 
-PROTO_SECONDS_PER_NONZERO = 2e-7  # optimistic cost of the ModelProto and its loading
-
-
 def _mip_solver(name: str, solver: str) -> Any:
     def engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
-               options: SolveOptions) -> EngineAnswer:
-        skip = too_little_time(seconds, model, PROTO_SECONDS_PER_NONZERO)
-        if skip is not None:
-            return skip
-        return run_mathopt(model, solver, start, seconds, options)
+               setup: EngineSetup, workdir: str) -> EngineAnswer:
+        return run_mathopt(model, solver, start, seconds, setup)
 
-    def solve(problem: Problem, options: SolveOptions) -> SolverResult:
-        return solve_mip(name, problem, options, engine, _LABEL[solver])
+    def solve(problem: Problem, run: Run) -> Outcome:
+        p = run.params if isinstance(run.params, OrToolsParams) else OrToolsParams()
+        if run.budget.remaining() > p.preload_seconds:
+            load_mathopt_core()  # once per process, so that each engine's child has it
+        # (with less time left the child loads it: its import counts in the engine's time)
+        return solve_mip(name, problem, run.but(params=p), engine, _LABEL[solver],
+                         p.proto_seconds_per_nonzero)
 
     solve.__name__ = f"solve_{name.replace('-', '_')}"
     return solve
 
 
+_NODE = "a branch-and-bound node"
 solve_ortools_highs = register(
     "ortools-highs", "exact MIP: HiGHS through OR-Tools MathOpt, warm-started from greedy",
-    "mip", available=_unavailable)(_mip_solver("ortools-highs", HIGHS))
+    "mip", params=OrToolsParams, available=_unavailable, work_unit=_NODE)(
+    _mip_solver("ortools-highs", HIGHS))
 solve_ortools_scip = register(
     "ortools-scip", "exact MIP: SCIP through OR-Tools MathOpt, warm-started from greedy",
-    "mip", available=_unavailable)(_mip_solver("ortools-scip", GSCIP))
+    "mip", params=OrToolsParams, available=_unavailable, work_unit=_NODE)(
+    _mip_solver("ortools-scip", GSCIP))
 solve_ortools_cpsat = register(
     "ortools-cpsat", "exact MIP: CP-SAT through OR-Tools MathOpt (threads = workers), "
-                     "warm-started from greedy", "mip", available=_unavailable)(
-    _mip_solver("ortools-cpsat", CP_SAT))
+                     "warm-started from greedy", "mip", params=OrToolsParams,
+    available=_unavailable, work_unit=_NODE)(_mip_solver("ortools-cpsat", CP_SAT))
 
 
-def lp_bound(problem: Problem, time_limit: float | None = None,
-             model: MipModel | None = None) -> tuple[float | None, str, dict[str, Any]]:
-    """Proven lower bound from the LP relaxation of the MIP model (HiGHS), rounded up where
-    every plan costs a whole number.
+@dataclass(frozen=True)
+class LpBound:
+    """The LP relaxation's answer: ``bound`` (proven; ``None`` without one), ``status``
+    (``optimal``, ``infeasible``: then the batch is infeasible, or ``no_solution``: the time ran
+    out), the row duals where solved, and the engine's figures."""
 
-    Returns ``(bound, status, stats)``: status ``"optimal"`` with the LP optimum,
-    ``"infeasible"`` (then the batch itself is infeasible; bound None), or ``"no_solution"``
-    when the time ran out (bound None unless the LP solver had a dual bound).
-    """
-    deadline = Deadline(time_limit)
+    bound: float | None
+    status: str
+    duals: np.ndarray | None
+    answer: EngineAnswer
+    model: MipModel | None
+
+
+def _lp_engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
+               setup: EngineSetup, workdir: str) -> EngineAnswer:
+    return run_mathopt(model, HIGHS, None, seconds, setup, relax=True)
+
+
+def lp_bound(problem: Problem, budget: Budget, model: MipModel | None = None,
+             verbose: bool = False) -> LpBound:
+    """Proven lower bound from the LP relaxation of the MIP model (HiGHS, in a child process
+    killed at the budget's deadline), rounded up where every plan costs a whole number."""
     if must_fill_without_source(problem):
-        return None, INFEASIBLE, {"note": "a line that must be filled has no candidate node"}
+        return LpBound(None, INFEASIBLE, None, EngineAnswer(
+            INFEASIBLE, detail="a line that must be filled has no candidate node"), None)
     t0 = time.perf_counter()
     if model is None:
         model = build_model(problem)
-    model_secs = time.perf_counter() - t0
-    left = None if time_limit is None else deadline.remaining()
-    ans = run_mathopt(model, HIGHS, None, left, SolveOptions(), relax=True)
-    stats = {**ans.stats, "build_seconds": model_secs + ans.build_seconds,
-             "solve_seconds": ans.solve_seconds, "model": model.size()}
+    built = time.perf_counter() - t0
+    setup = EngineSetup(0, 0.0, 1, None, verbose, MipParams())
+    ans = run_engine(_lp_engine, model, None, budget, setup, "lp-bound (HiGHS LP)")
+    ans.build_seconds += built
+    duals = ans.extra.pop("row_duals", None)
     if ans.status == INFEASIBLE:
-        return None, INFEASIBLE, stats
+        return LpBound(None, INFEASIBLE, None, ans, model)
     bound = strengthen_bound(model, ans.bound)
-    return bound, OPTIMAL if ans.status == OPTIMAL else NO_SOLUTION, stats
+    return LpBound(bound, OPTIMAL if ans.status == OPTIMAL else NO_SOLUTION, duals, ans, model)
 
 
-@register("lp-bound", "LP relaxation of the MIP model (HiGHS): a proven lower bound and no "
-                      "plan of its own; `router solve` pairs it with the greedy plan",
-          "bound", available=_unavailable)
-def solve_lp_bound(problem: Problem, options: SolveOptions) -> SolverResult:
+@register("lp-bound", "LP relaxation of the MIP model (HiGHS): a proven lower bound, beside "
+                      "the greedy plan", "bound", available=_unavailable,
+          work_unit="none (the LP is solved to optimality)")
+def solve_lp_bound(problem: Problem, run: Run) -> Outcome:
+    from router.solvers.heuristics.greedy import greedy_solution
+
     t0 = time.perf_counter()
-    bound, status, stats = lp_bound(problem, options.time_limit)
-    build = float(stats.pop("build_seconds", 0.0))
-    solve = float(stats.pop("solve_seconds", 0.0))
-    stats = {**stats, "engine": "HiGHS LP via OR-Tools MathOpt", "engine_status": status,
-             "bound": "LP relaxation"}
-    if status == INFEASIBLE:
-        return SolverResult("lp-bound", Status.INFEASIBLE, None, None, None, build, solve, stats)
-    stats["seconds_total"] = time.perf_counter() - t0
-    return SolverResult("lp-bound", Status.NO_SOLUTION, None, None, bound, build, solve, stats)
+    x, _ = greedy_solution(problem, run.seed, run.budget)
+    res = lp_bound(problem, run.budget, verbose=run.verbose)
+    ans = res.answer
+    stats = SolverStats(build_seconds=ans.build_seconds, solve_seconds=ans.solve_seconds,
+                        iterations=ans.iterations, engine="HiGHS LP via OR-Tools MathOpt",
+                        engine_status=res.status, engine_detail=ans.detail,
+                        notes=ans.notes, extra={"bound": "LP relaxation", "plan": "greedy",
+                                                "seconds_total": time.perf_counter() - t0})
+    if res.status == INFEASIBLE:
+        return conclude("lp-bound", problem, run, None, infeasible=True, stats=stats,
+                        detail=ans.detail)
+    limit = ans.limit if res.status != OPTIMAL else Limit.NONE
+    out = conclude("lp-bound", problem, run, x, bound=res.bound, source="greedy", limit=limit,
+                   stats=stats, detail=ans.detail)
+    return out

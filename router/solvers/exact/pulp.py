@@ -4,12 +4,14 @@ through PuLP's ``highspy`` interface).
 The model of :mod:`router.solvers.exact.model` becomes one ``pulp.LpProblem``: one
 ``LpVariable`` per column and one ``LpConstraint`` per row, each built directly from its
 slice of the sorted triplets (no ``lpSum`` chains, which are quadratic-prone), so building
-stays linear in the number of nonzeros. Each solver call gets the time left when the engine
-actually starts:
+stays linear in the number of nonzeros. Like every engine, both run in a child process killed
+at the deadline (:mod:`router.solvers.exact.isolate`); PuLP is imported there only, never in
+the caller's process. Each solver call gets the time left when the engine actually starts:
 
-- CBC: PuLP writes the MPS file and the MIP start (``warmStart``), then the CBC time limit is
-  read from the deadline (wall clock, ``timeMode elapsed``) after the files are written. The
-  proven lower bound is read from CBC's log ("Lower bound" / "Objective value").
+- CBC: PuLP writes the MPS file and the MIP start (``warmStart``) into the child's temporary
+  folder, then the CBC time limit is read from the deadline (wall clock, ``timeMode
+  elapsed``) after the files are written. The proven lower bound is read from CBC's log
+  ("Lower bound" / "Objective value"). CBC runs in the child's process group and dies with it.
 - HiGHS: PuLP's ``buildSolverModel`` is replaced by one bulk ``addCols`` / ``addRows`` call on
   the same arrays; the MIP start goes in with ``setSolution``; the dual bound comes from
   ``getInfo().mip_dual_bound``.
@@ -19,51 +21,59 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import logging
 import math
 import os
 import re
-import shlex
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from router.compile import Problem
+from router.contract import Limit, Outcome, Run, param
 from router.solvers.exact.driver import (
     ERROR,
     FEASIBLE,
     INFEASIBLE,
     NO_SOLUTION,
     OPTIMAL,
-    Engine,
     EngineAnswer,
+    EngineSetup,
+    MipParams,
     heavy_presolve,
     solve_mip,
-    too_little_time,
 )
 from router.solvers.exact.model import MipModel
-from router.solvers.registry import SolveOptions, SolverResult, register
+from router.solvers.registry import register
 
 log = logging.getLogger(__name__)
 
-# seconds past the limit before CBC, if it overruns, is killed: 0.5 s or 5 % of the limit
-HARD_STOP_GRACE, HARD_STOP_SHARE = 0.5, 0.05
-# optimistic build costs per nonzero (PuLP objects; for CBC also the MPS and start files):
-# with less time left than that, the engine is not started at all
-CBC_SECONDS_PER_NONZERO, HIGHS_SECONDS_PER_NONZERO = 4e-6, 1.5e-6
+
+@dataclass(frozen=True)
+class PulpParams(MipParams):
+    """The PuLP backends (one work unit = one branch-and-bound node)."""
+
+    cbc_seconds_per_nonzero: float = param(
+        4e-6, lo=0.0, doc="optimistic cost of PuLP's objects, MPS and start files for CBC")
+    highs_seconds_per_nonzero: float = param(
+        1.5e-6, lo=0.0, doc="optimistic cost of PuLP's objects for HiGHS")
+    read_back_seconds_per_item: float = param(
+        4e-6, lo=0.0, doc="reading the answer back into PuLP, per variable and constraint")
 
 
 def _pulp() -> Any:
     if "pulp" not in sys.modules:
         # PuLP puts highspy's HiGHS in the global symbol namespace: OR-Tools must be bound to
-        # its own HiGHS first (see router.solvers.exact.ortools.load_mathopt_core)
+        # its own HiGHS first (see router.solvers.exact.ortools.load_mathopt_core). This runs
+        # in the engine's child process only.
         with contextlib.suppress(ImportError):
             from router.solvers.exact.ortools import load_mathopt_core
 
@@ -74,26 +84,34 @@ def _pulp() -> Any:
     return pulp
 
 
+def _cbc_binary() -> str | None:
+    """PuLP's bundled CBC (or one on the PATH), found without importing PuLP."""
+    spec = importlib.util.find_spec("pulp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations))) / "solverdir" / "cbc"
+    for cand in sorted(base.glob("*/*/cbc*")):
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    return shutil.which("cbc")
+
+
 def _cbc_unavailable() -> str | None:
-    try:
-        _pulp()
-    except ImportError as e:
-        return f"PuLP is not importable ({e}); pip install pulp"
-    if _cbc_solver_class() is None:
+    if importlib.util.find_spec("pulp") is None:
+        return "PuLP is not installed; pip install pulp"
+    if _cbc_binary() is None:
         return "no CBC executable: PuLP's bundled CBC is missing (pip install 'pulp[cbc]')"
     return None
 
 
 def _highs_unavailable() -> str | None:
-    try:
-        pulp = _pulp()
-    except ImportError as e:
-        return f"PuLP is not importable ({e}); pip install pulp"
-    try:
-        import highspy  # noqa: F401
-    except ImportError as e:
-        return f"highspy is not importable ({e}); pip install highspy"
-    if not hasattr(pulp, "HiGHS"):
+    if importlib.util.find_spec("pulp") is None:
+        return "PuLP is not installed; pip install pulp"
+    if importlib.util.find_spec("highspy") is None:
+        return "highspy is not installed; pip install highspy"
+    spec = importlib.util.find_spec("pulp")  # (a dotted name would import PuLP to look)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not any((Path(loc) / "apis" / "highs_api.py").is_file() for loc in locations):
         return "this PuLP has no HiGHS interface (PuLP >= 2.8 needed)"
     return None
 
@@ -144,10 +162,10 @@ def pulp_problem(model: MipModel, name: str = "router") -> tuple[Any, list[Any]]
     return prob, cols
 
 
-def _read_back_reserve(model: MipModel, seconds: float | None) -> float:
-    """Seconds kept for PuLP to read the answer back into its objects (about 4 us per
-    variable and constraint, measured on a loaded machine)."""
-    return max(min(0.05, 0.02 * (seconds or 0.0)), 4e-6 * (model.n_cols + model.n_rows))
+def _read_back_reserve(model: MipModel, seconds: float | None, params: MipParams) -> float:
+    """Seconds kept for PuLP to read the answer back into its objects."""
+    per = params.read_back_seconds_per_item if isinstance(params, PulpParams) else 4e-6
+    return max(min(0.05, 0.02 * (seconds or 0.0)), per * (model.n_cols + model.n_rows))
 
 
 @contextlib.contextmanager
@@ -161,20 +179,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def _engine(run: Engine, seconds_per_nonzero: float) -> Engine:
-    """``run`` behind the shared guards: not started when the time left cannot cover the
-    hand-over (``seconds_per_nonzero``) and the root LP; the garbage collector held while
-    PuLP builds its objects."""
-    def engine(model: MipModel, start: np.ndarray | None, seconds: float | None,
-               options: SolveOptions) -> EngineAnswer:
-        skip = too_little_time(seconds, model, seconds_per_nonzero)
-        if skip is not None:
-            return skip
-        with _no_gc():
-            return run(model, start, seconds, options)
-    return engine
 
 
 def _values(cols: list[Any]) -> np.ndarray | None:
@@ -194,30 +198,28 @@ _NODES = re.compile(r"^Enumerated nodes:\s*(\d+)", re.M)
 
 
 def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
-             options: SolveOptions) -> EngineAnswer:
-    pulp = _pulp()
+             setup: EngineSetup, workdir: str) -> EngineAnswer:
     t0 = time.perf_counter()
-    prob, cols = pulp_problem(model)
+    pulp = _pulp()
+    with _no_gc():
+        prob, cols = pulp_problem(model)
     if start is not None:
         for v, val in zip(cols, start.tolist(), strict=True):
             v.setInitialValue(val, check=False)
     end = None if seconds is None else t0 + seconds
     cls = _cbc_solver_class()
-    workdir = tempfile.mkdtemp(prefix="router-cbc-")  # PuLP's files, the log, the wrapper
     log_path = os.path.join(workdir, "cbc.log")
-    cbc_options = [f"randomCbcSeed {int(options.seed) % (2 ** 31 - 1) + 1}",
-                   f"randomSeed {int(options.seed) % (2 ** 31 - 1) + 1}"]
-    cbc_options += list(options.extra.get("cbc_options", []))
-
-    timeout_cmd = shutil.which("timeout") if end is not None and os.name == "posix" else None
+    seed = int(setup.seed) % (2 ** 31 - 1) + 1
+    cbc_options = [f"randomCbcSeed {seed}", f"randomSeed {seed}"]
+    if setup.node_limit is not None:
+        cbc_options.append(f"maxNodes {int(setup.node_limit)}")
+    cbc_options += list(setup.params.engine_options)
+    reserve = _read_back_reserve(model, seconds, setup.params)
 
     class _Cbc(cls):  # type: ignore[misc, valid-type]
-        """The time limit is read when CBC is started, after PuLP has written its files; CBC
-        runs under ``timeout``, killed if it overruns the limit (it does not check its clock
-        while it solves the root LP or presolves a large model)."""
+        """The time limit is read when CBC is started, after PuLP has written its files."""
 
         started = 0.0
-        real_path = ""
 
         @property
         def timeLimit(self) -> float | None:
@@ -225,65 +227,33 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
             if end is None:
                 return None
             # CBC looks at its clock between phases only: ask it to stop a little early
-            left = 0.97 * (end - self.started) - _read_back_reserve(model, seconds)
+            left = 0.97 * (end - self.started) - reserve
             return max(0.01, round(left, 3))
 
         @timeLimit.setter
         def timeLimit(self, value: Any) -> None:
             pass
 
-        @property
-        def path(self) -> str:
-            if not timeout_cmd or end is None:
-                return self.real_path
-            left = end - time.perf_counter()
-            script = os.path.join(workdir, "cbc")
-            with open(script, "w", encoding="utf-8") as f:
-                if left <= 0.0:  # writing the files used up the time: do not start CBC
-                    f.write("#!/bin/sh\nexit 1\n")
-                else:
-                    f.write(f"#!/bin/sh\nexec {shlex.quote(timeout_cmd)} -s KILL "
-                            f"{left + max(HARD_STOP_GRACE, HARD_STOP_SHARE * left):.3f} "
-                            f"{shlex.quote(self.real_path)} "
-                            f"\"$@\"\n")
-            os.chmod(script, 0o755)
-            return script
-
-        @path.setter
-        def path(self, value: str) -> None:
-            self.real_path = value
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        solver = _Cbc(msg=False, gapRel=max(0.0, float(options.mip_gap)),
-                      threads=max(1, int(options.threads)), warmStart=start is not None,
+        solver = _Cbc(msg=setup.verbose, gapRel=max(0.0, float(setup.mip_gap)),
+                      threads=max(1, int(setup.threads)), warmStart=start is not None,
                       logPath=log_path, options=cbc_options, timeMode="elapsed")
     solver.tmpDir = workdir
     build = time.perf_counter() - t0
     if end is not None and end - time.perf_counter() <= 0.0:
-        shutil.rmtree(workdir, ignore_errors=True)
-        return EngineAnswer(NO_SOLUTION, build_seconds=build,
-                            stats={"engine_note": "no time left after building the model"})
-    killed = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prob.solve(solver)
-    except pulp.PulpSolverError:
-        killed = end is not None and time.perf_counter() >= end
-        if not killed:
-            raise
-    finally:
-        text = Path(log_path).read_text(errors="replace") if os.path.exists(log_path) else ""
-        shutil.rmtree(workdir, ignore_errors=True)
+        return EngineAnswer(NO_SOLUTION, build_seconds=build, limit=Limit.TIME,
+                            detail="no time left after building the model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prob.solve(solver)
+    text = Path(log_path).read_text(errors="replace") if os.path.exists(log_path) else ""
+    if setup.verbose:
+        sys.stdout.write(text)
     total = time.perf_counter() - t0
     started = solver.started or t0 + build
     build = started - t0  # PuLP writing its files is part of handing the model over
     solve = total - build
-    if killed:
-        note = ("CBC overran the time limit and was stopped" if solve > HARD_STOP_GRACE
-                else "CBC not started: writing its files used up the time")
-        return EngineAnswer(NO_SOLUTION, None, None, build, solve, {"engine_note": note})
 
     result = _RESULT.search(text)
     result_s = result.group(1).strip() if result else ""
@@ -307,56 +277,31 @@ def _cbc_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
         status = NO_SOLUTION
     else:
         status = ERROR
-    stats: dict[str, Any] = {"engine_detail": result_s or pulp.LpStatus.get(prob.status, "")}
+    low = result_s.lower()
+    limit = Limit.TIME if "time" in low else Limit.WORK if "node" in low else Limit.NONE
     nodes = _NODES.search(text)
-    if nodes:
-        stats["nodes"] = int(nodes.group(1))
-    return EngineAnswer(status, values, bound, build, solve, stats)
+    return EngineAnswer(status, values, bound, build, solve,
+                        nodes=int(nodes.group(1)) if nodes else 0,
+                        detail=result_s or pulp.LpStatus.get(prob.status, ""), limit=limit)
 
 
 # ----------------------------------------------------------------------------------------------
 # HiGHS
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Route the C-level standard output to standard error (HiGHS prints a banner on
-    construction, which must never mix with a plan written to stdout)."""
-    try:
-        fd_out = sys.stdout.fileno()
-        fd_err = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd_out)
-    try:
-        os.dup2(fd_err, fd_out)
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL(None).fflush(None)
-        os.dup2(saved, fd_out)
-        os.close(saved)
-
-
 def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
-               options: SolveOptions) -> EngineAnswer:
+               setup: EngineSetup, workdir: str) -> EngineAnswer:
+    t0 = time.perf_counter()
     pulp = _pulp()
     import highspy
 
-    t0 = time.perf_counter()
-    prob, cols = pulp_problem(model)
+    with _no_gc():
+        prob, cols = pulp_problem(model)
+    reserve = _read_back_reserve(model, seconds, setup.params)
     end = None if seconds is None else t0 + seconds
     stamps: dict[str, float] = {}
 
     class _HiGHS(pulp.HiGHS):  # type: ignore[name-defined]
-        def createAndConfigureSolver(self, lp: Any) -> None:
-            with _stdout_to_stderr():
-                super().createAndConfigureSolver(lp)
-
         def buildSolverModel(self, lp: Any) -> None:
             """PuLP's own build adds one column and one row at a time; the same model goes
             in here with one bulk call each, in the column and row order of ``cols``."""
@@ -392,14 +337,16 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                               np.asarray(start, dtype=np.float64))
             stamps["start"] = time.perf_counter()
             if end is not None:
-                left = end - stamps["start"] - _read_back_reserve(model, seconds)
+                left = end - stamps["start"] - reserve
                 if left <= 0.0:  # building used up the time: do not start HiGHS
                     stamps["end"] = stamps["start"]
                     stamps["skipped"] = 1.0
                     return
                 h.setOptionValue("time_limit", left)
-                if heavy_presolve(model.n_nonzeros, left):
+                if heavy_presolve(model.n_nonzeros, left, setup.params):
                     h.setOptionValue("presolve", "off")
+            if setup.node_limit is not None:
+                h.setOptionValue("mip_max_nodes", int(setup.node_limit))
             h.run()
             if start is not None and not _consistent(h, model):
                 # HiGHS 1.16 returns the start instead of its own optimum when presolve
@@ -416,12 +363,12 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
                 return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
             return super().findSolutionValues(lp)
 
-    params: dict[str, Any] = {"random_seed": int(options.seed) % (2 ** 31)}
-    solver = _HiGHS(msg=False, gapRel=max(0.0, float(options.mip_gap)),
-                    threads=max(1, int(options.threads)), **params)
+    params: dict[str, Any] = {"random_seed": int(setup.seed) % (2 ** 31)}
+    solver = _HiGHS(msg=setup.verbose, gapRel=max(0.0, float(setup.mip_gap)),
+                    threads=max(1, int(setup.threads)), **params)
     if end is not None and end - time.perf_counter() <= 0.0:
         return EngineAnswer(NO_SOLUTION, build_seconds=time.perf_counter() - t0,
-                            stats={"engine_note": "no time left after building the model"})
+                            limit=Limit.TIME, detail="no time left after building the model")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prob.solve(solver)
@@ -429,8 +376,8 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
     build = stamps.get("start", time.perf_counter()) - t0
     solve = stamps.get("end", time.perf_counter()) - stamps.get("start", t0)
     if "skipped" in stamps:
-        return EngineAnswer(NO_SOLUTION, None, None, build, solve,
-                            {"engine_note": "HiGHS not started: building used up the time"})
+        return EngineAnswer(NO_SOLUTION, None, None, build, solve, limit=Limit.TIME,
+                            detail="HiGHS not started: building used up the time")
     ms = h.getModelStatus()
     info = h.getInfo()
     hs = highspy.HighsModelStatus
@@ -449,14 +396,16 @@ def _highs_run(model: MipModel, start: np.ndarray | None, seconds: float | None,
         status = NO_SOLUTION
     else:
         status = ERROR
-    stats: dict[str, Any] = {"engine_detail": h.modelStatusToString(ms)}
+    notes: tuple[str, ...] = ()
     if "rerun" in stamps:
-        stats["engine_note"] = "solved again without the start (HiGHS returned the start)"
+        notes = ("solved again without the start (HiGHS returned the start)",)
     if values is not None and not _consistent(h, model):
         values, status = None, ERROR
-    if info.mip_node_count > 0:
-        stats["nodes"] = int(info.mip_node_count)
-    return EngineAnswer(status, values, bound, build, solve, stats)
+    limit = {hs.kTimeLimit: Limit.TIME, hs.kSolutionLimit: Limit.WORK,
+             hs.kIterationLimit: Limit.WORK, hs.kInterrupt: Limit.INTERRUPTED}.get(ms, Limit.NONE)
+    return EngineAnswer(status, values, bound, build, solve,
+                        nodes=max(0, int(info.mip_node_count)),
+                        detail=h.modelStatusToString(ms), limit=limit, notes=notes)
 
 
 def _consistent(h: Any, model: MipModel) -> bool:
@@ -469,15 +418,22 @@ def _consistent(h: Any, model: MipModel) -> bool:
     return abs(obj - info.objective_function_value) <= 1e-6 * max(1.0, abs(obj))
 
 
-@register("pulp-cbc", "exact MIP: CBC through PuLP, warm-started from greedy", "mip",
-          available=_cbc_unavailable)
-def solve_pulp_cbc(problem: Problem, options: SolveOptions) -> SolverResult:
-    return solve_mip("pulp-cbc", problem, options,
-                     _engine(_cbc_run, CBC_SECONDS_PER_NONZERO), "CBC via PuLP")
+def _backend(name: str, run_engine: Any, label: str, per_nonzero: str) -> Any:
+    def solve(problem: Problem, run: Run) -> Outcome:
+        p = run.params if isinstance(run.params, PulpParams) else PulpParams()
+        return solve_mip(name, problem, run.but(params=p), run_engine, label,
+                         getattr(p, per_nonzero))
+
+    solve.__name__ = f"solve_{name.replace('-', '_')}"
+    return solve
 
 
-@register("pulp-highs", "exact MIP: HiGHS through PuLP (highspy), warm-started from greedy",
-          "mip", available=_highs_unavailable)
-def solve_pulp_highs(problem: Problem, options: SolveOptions) -> SolverResult:
-    return solve_mip("pulp-highs", problem, options,
-                     _engine(_highs_run, HIGHS_SECONDS_PER_NONZERO), "HiGHS via PuLP")
+_NODE = "a branch-and-bound node"
+solve_pulp_cbc = register(
+    "pulp-cbc", "exact MIP: CBC through PuLP, warm-started from greedy", "mip",
+    params=PulpParams, available=_cbc_unavailable, work_unit=_NODE)(
+    _backend("pulp-cbc", _cbc_run, "CBC via PuLP", "cbc_seconds_per_nonzero"))
+solve_pulp_highs = register(
+    "pulp-highs", "exact MIP: HiGHS through PuLP (highspy), warm-started from greedy", "mip",
+    params=PulpParams, available=_highs_unavailable, work_unit=_NODE)(
+    _backend("pulp-highs", _highs_run, "HiGHS via PuLP", "highs_seconds_per_nonzero"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from router.compile import Problem
-from router.solvers.registry import Deadline
+from router.contract import Budget
 
 BIG = 1e18
 
@@ -63,7 +63,7 @@ class Matrices:
 
 
 def repair(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
-           deadline: Deadline | None = None, max_iter: int = 20_000) -> np.ndarray | None:
+           deadline: Budget | None = None, max_iter: int = 20_000) -> np.ndarray | None:
     """Assign every order within every capacity, starting from ``assign`` (-1 = none).
 
     Unassigned orders first go where the overload they cause is least; then shift and swap
@@ -147,7 +147,7 @@ def _best_swap_overload(M: Matrices, a: np.ndarray, load: np.ndarray,
 
 
 def improve(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
-            deadline: Deadline | None = None, max_rounds: int | None = None,
+            deadline: Budget | None = None, max_rounds: int | None = None,
             kick: bool = True) -> np.ndarray:
     """Best-improvement shift/swap local search on a feasible assignment; then, while time
     is left (and ``kick``), iterated perturbation: a few random feasible shifts, descend,
@@ -172,7 +172,7 @@ def improve(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
     return best
 
 
-def _descend(M: Matrices, a: np.ndarray, deadline: Deadline | None = None) -> np.ndarray:
+def _descend(M: Matrices, a: np.ndarray, deadline: Budget | None = None) -> np.ndarray:
     j_idx = np.arange(M.n)
     load = M.load(a)
     res_ok = np.where(M.ok, M.res, BIG)

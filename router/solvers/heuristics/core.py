@@ -31,12 +31,11 @@ import logging
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from router.compile import Problem, expand_ranges
-from router.solvers.registry import Deadline, SolverResult, Status
+from router.contract import Budget
 
 log = logging.getLogger(__name__)
 
@@ -487,7 +486,7 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
 
 def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
                   priority: str = "regret", tiebreak: np.ndarray | None = None,
-                  chunk: float | None = None, deadline: Deadline | None = None,
+                  chunk: float | None = None, deadline: Budget | None = None,
                   max_rounds: int = 10_000, mode: str = "cost") -> dict[str, int]:
     """Route the short lines of ``orders`` into ``st`` by bidding rounds (module docstring).
 
@@ -596,7 +595,7 @@ def tiebreak_keys(p: Problem, seed: int) -> np.ndarray:
 
 
 def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
-                       deadline: Deadline | None = None, polish: bool = True
+                       deadline: Budget | None = None, polish: bool = True
                        ) -> np.ndarray | None:
     """Fill must-fill lines left short (GAP): repair by shift and swap moves (then a quick
     descent when ``polish``). ``None`` if it cannot be done (in time)."""
@@ -623,26 +622,3 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
     if polish:
         a = assign.improve(M, a, rng, deadline, kick=False)
     return M.to_x(p, a)
-
-
-def make_result(name: str, p: Problem, x: np.ndarray | None, seconds: float,
-                stats: dict[str, Any], lower_bound: float | None = None,
-                build_seconds: float = 0.0) -> SolverResult:
-    """A :class:`SolverResult` for plan ``x`` (checked: a plan that breaks a constraint or
-    leaves a must-fill line short is reported as no solution)."""
-    from router.evaluate import objective, violations
-
-    if x is not None:
-        bad = violations(p, x)
-        if bad:
-            log.error("%s produced an infeasible plan for %s: %s", name, p.name, bad)
-            stats = {**stats, "error": "; ".join(bad)}
-            x = None
-    if x is None:
-        return SolverResult(name, Status.NO_SOLUTION, None, None, lower_bound, build_seconds,
-                            seconds, stats)
-    obj = objective(p, x)
-    status = Status.FEASIBLE
-    if lower_bound is not None and obj <= lower_bound + 1e-6 * max(1.0, abs(obj)):
-        status = Status.OPTIMAL
-    return SolverResult(name, status, x, obj, lower_bound, build_seconds, seconds, stats)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from router.compile import Problem, expand_ranges
+from router.contract import Budget
 from router.solvers.heuristics.core import State, order_costs
 
 SCALE = 1000.0  # cost units per currency unit in the flow network
@@ -41,6 +42,29 @@ def single_unit_orders(p: Problem) -> np.ndarray:
     keep = (p.line_qty[ln] == 1) & np.isfinite(p.line_penalty[ln]) & (
         p.order_max_packages[idx] >= 1)
     return idx[keep]
+
+
+def reroute_within(p: Problem, x: np.ndarray, budget: Budget
+                   ) -> tuple[np.ndarray, dict[str, float]]:
+    """:func:`reroute_single_units` within the budget: OR-Tools' min-cost flow does not look at
+    a clock, so under a deadline it runs in a child process killed at the deadline
+    (:mod:`router.solvers.exact.isolate`); with no time left it is not run."""
+    if not budget.timed:
+        return reroute_single_units(p, x)
+    if budget.expired():
+        return x, {"flow_orders": 0}
+    from router.solvers.exact.isolate import run_isolated
+
+    res = run_isolated(_reroute_in_child, p, x, hard_deadline=budget.deadline,
+                       label="min-cost flow", cancel=budget.cancel)
+    if not res.ok or res.value is None:
+        return x, {"flow_orders": 0}
+    return res.value
+
+
+def _reroute_in_child(p: Problem, x: np.ndarray, workdir: str
+                      ) -> tuple[np.ndarray, dict[str, float]]:
+    return reroute_single_units(p, x)
 
 
 def reroute_single_units(p: Problem, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:

@@ -13,22 +13,24 @@ of :mod:`router.solvers.heuristics.assign`, then a quick descent.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from router.compile import Problem
+from router.contract import Budget, NoParams, Outcome, Run, SolverStats
 from router.solvers.heuristics.core import (
     State,
     complete_must_fill,
     insert_orders,
-    make_result,
     tiebreak_keys,
     true_prices,
 )
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, register
+from router.solvers.registry import register
+from router.solvers.result import conclude
 
 
-def greedy_solution(p: Problem, seed: int = 0, deadline: Deadline | None = None
+def greedy_solution(p: Problem, seed: int = 0, deadline: Budget | None = None
                     ) -> tuple[np.ndarray | None, dict[str, int]]:
     """Units per line-arc from the bidding rounds (``None`` if a must-fill line cannot be
     filled), and round statistics."""
@@ -39,9 +41,19 @@ def greedy_solution(p: Problem, seed: int = 0, deadline: Deadline | None = None
     return x, info
 
 
+@dataclass(frozen=True)
+class GreedyParams(NoParams):
+    """greedy has no tuning parameters: one pass of the bidding rounds, whatever the budget."""
+
+    solver = "greedy"
+
+
 @register("greedy", "vectorised bidding rounds: every order bids for its best option given "
-                    "what is left, conflicts settled by regret", "heuristic")
-def solve_greedy(problem: Problem, options: SolveOptions) -> SolverResult:
+                    "what is left, conflicts settled by regret", "heuristic", params=GreedyParams,
+          work_unit="none: one pass, always complete")
+def solve_greedy(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
-    x, info = greedy_solution(problem, options.seed, Deadline(options.time_limit))
-    return make_result("greedy", problem, x, time.perf_counter() - t0, dict(info))
+    x, info = greedy_solution(problem, run.seed, run.budget)
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0,
+                        iterations=int(info.get("rounds", 0)), extra=dict(info))
+    return conclude("greedy", problem, run, x, source="greedy", stats=stats)

@@ -10,7 +10,7 @@ so congested nodes are re-shared); among orders with unfilled units or split shi
 short lines with the orders that hold the stock they could use (so stock changes hands); and
 orders short of a line with every package slot used, re-routed as a set cover (the node
 shipping most of their lines first) so that fewer packages carry more lines.
-Before the first move and every ``FLOW_EVERY`` moves, all single-unit orders are re-routed
+Before the first move and every ``flow_every`` moves, all single-unit orders are re-routed
 at once, optimally given the others, by min-cost flow (:mod:`router.solvers.heuristics.flow`).
 
 Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.heuristics.assign` instead.
@@ -18,23 +18,35 @@ Assignment batches (GAP) use the shift/swap search of :mod:`router.solvers.heuri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from router.compile import Problem, expand_ranges
+from router.contract import Budget, Limit, Params, param
 from router.solvers.heuristics import assign, flow
 from router.solvers.heuristics.core import Prices, State, insert_orders, order_costs, true_prices
-from router.solvers.registry import Deadline
 
-K_MAX = 300  # most orders re-routed by one move
-K_DIV = 50  # a move re-routes about n_orders / K_DIV orders (within 4..K_MAX)
-FLOW_EVERY = 200  # moves between two min-cost-flow re-routings of single-unit orders
-CHUNK: float | None = None  # bids accepted per round in a move (None: all that fit)
-DEFAULT_MOVES = 300  # moves when neither a deadline nor a number of moves is given
 KINDS = ("random", "node", "short-or-split", "stock", "regroup")
-SCHEDULE = (3, 2, 4, 1, 3, 2, 4, 0)  # the kinds of move in turn
-MOVES_PER_ORDER = 10  # a counted budget never exceeds this many moves per order
+
+
+@dataclass(frozen=True)
+class LocalSearchParams(Params):
+    """Tuning of the local search (one work unit = one move)."""
+
+    solver = "local_search"
+    k_max: int = param(300, lo=1, doc="most orders re-routed by one move")
+    k_div: int = param(50, lo=1, doc="a move re-routes about n_orders / k_div orders "
+                                     "(within 4..k_max)")
+    flow_every: int = param(200, lo=1, doc="moves between two min-cost-flow re-routings of "
+                                           "single-unit orders")
+    default_moves: int = param(300, lo=0, doc="moves when the budget limits neither time nor "
+                                              "work")
+    moves_per_order: int = param(10, lo=1, doc="a counted budget never exceeds this many "
+                                               "moves per order")
+    schedule: tuple[int, ...] = param((3, 2, 4, 1, 3, 2, 4, 0), lo=0, hi=len(KINDS) - 1,
+                                      doc=f"the kinds of move in turn ({', '.join(KINDS)})")
 
 
 class NodeIndex:
@@ -50,17 +62,22 @@ class NodeIndex:
         np.cumsum(np.bincount(p.e_pool, minlength=len(p.pool_qty)), out=self.pool_ptr[1:])
 
 
-def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
-            max_moves: int | None = None, prices: Prices | None = None
+def improve(p: Problem, x: np.ndarray, budget: Budget, seed: int = 0,
+            prices: Prices | None = None, params: LocalSearchParams | None = None
             ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Improve plan ``x`` until the deadline (or ``max_moves``); never returns a worse plan."""
+    """Improve plan ``x`` until the budget is spent (one work unit = one move; a budget that
+    limits neither time nor work gets ``params.default_moves``); never returns a worse plan.
+    ``info["limit"]`` is the :class:`~router.contract.Limit` that stopped it."""
+    params = params or LocalSearchParams()
     rng = np.random.default_rng(seed)
-    if max_moves is None and deadline.limit is None:
-        max_moves = DEFAULT_MOVES
+    max_moves = budget.work
+    if max_moves is None and not budget.timed:
+        max_moves = params.default_moves
     if max_moves is not None:
-        max_moves = min(max_moves, MOVES_PER_ORDER * p.n_orders)
+        max_moves = min(max_moves, params.moves_per_order * p.n_orders)
+    deadline = budget
     if p.n_orders == 0:
-        return x, {"moves": 0, "improved": 0}
+        return x, {"moves": 0, "improved": 0, "limit": Limit.NONE}
     if assign.is_assignment(p):
         M = assign.Matrices(p)
         a = M.from_x(p, x)
@@ -69,27 +86,36 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         before = M.total(a)
         a = assign.improve(M, a, rng, deadline,
                            max_rounds=None if max_moves is None else max_moves)
-        return M.to_x(p, a), {"moves": 1, "improved": int(M.total(a) < before)}
+        limit = Limit.TIME if deadline.expired() else Limit.NONE
+        return M.to_x(p, a), {"moves": 1, "improved": int(M.total(a) < before), "limit": limit}
     pr = prices or true_prices(p)
     flow_gain = 0.0
     use_flow = prices is None and len(flow.single_unit_orders(p)) > 0
     if use_flow:
-        x, info = flow.reroute_single_units(p, x)
+        x, info = flow.reroute_within(p, x, budget)
         flow_gain += info.get("flow_gain", 0.0)
     st = State(p, x)
     tiebreak = rng.permutation(p.n_orders)
     nodes = NodeIndex(p)
     n = p.n_orders
-    k_base = int(np.clip(n // K_DIV, 4, K_MAX))
+    k_base = int(np.clip(n // params.k_div, 4, params.k_max))
+    schedule = params.schedule or (0,)
     moves = improved = 0
     gains = [0.0] * len(KINDS)
-    while not deadline.expired() and (max_moves is None or moves < max_moves):
-        kind = SCHEDULE[moves % len(SCHEDULE)]
+    limit = Limit.NONE
+    while True:
+        if deadline.expired():
+            limit = Limit.INTERRUPTED if deadline.cancelled() else Limit.TIME
+            break
+        if max_moves is not None and moves >= max_moves:
+            limit = Limit.WORK if budget.work is not None else Limit.NONE
+            break
+        kind = schedule[moves % len(schedule)]
         k = int(rng.integers(max(2, k_base // 2), k_base + 1))
         D = _draw(p, st, nodes, rng, kind, k)
         moves += 1
-        if use_flow and moves % FLOW_EVERY == 0:
-            y, info = flow.reroute_single_units(p, st.x)
+        if use_flow and moves % params.flow_every == 0:
+            y, info = flow.reroute_within(p, st.x, budget)
             if info.get("flow_gain", 0.0) > 0:
                 flow_gain += info["flow_gain"]
                 st = State(p, y)
@@ -102,8 +128,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
         q = st.x[e].copy()
         st.remove_orders(D)
         insert_orders(p, st, D, pr, priority="regret", tiebreak=tiebreak,
-                      mode="cover" if kind == 4 else "cost",
-                      chunk=CHUNK)
+                      mode="cover" if kind == 4 else "cost")
         new = order_costs(p, st.x, D)
         if new < old - 1e-9:
             improved += 1
@@ -112,6 +137,7 @@ def improve(p: Problem, x: np.ndarray, deadline: Deadline, seed: int = 0,
             st.remove_orders(D)
             st.add(e, q)
     return st.x, {"moves": moves, "improved": improved, "flow_gain": round(flow_gain, 2),
+                  "limit": limit,
                   "gain_by_move": {KINDS[i]: round(g, 2) for i, g in enumerate(gains)}}
 
 

@@ -18,14 +18,15 @@ import time
 import numpy as np
 
 from router.compile import Problem
+from router.contract import Budget, Outcome, Run, SolverStats
 from router.solvers.heuristics.core import (
     Prices,
     State,
     complete_must_fill,
     insert_orders,
-    make_result,
 )
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, register
+from router.solvers.registry import register
+from router.solvers.result import conclude
 
 
 def _distance_prices(p: Problem, per_package: float) -> Prices:
@@ -38,7 +39,7 @@ def _distance_prices(p: Problem, per_package: float) -> Prices:
                   np.full(p.n_lines, (big + top) * (p.n_nodes + 2) * 10.0))
 
 
-def rule_solution(p: Problem, rule: str, seed: int = 0, deadline: Deadline | None = None
+def rule_solution(p: Problem, rule: str, seed: int = 0, deadline: Budget | None = None
                   ) -> tuple[np.ndarray | None, dict[str, int]]:
     st = State(p)
     if rule == "nearest":
@@ -50,18 +51,22 @@ def rule_solution(p: Problem, rule: str, seed: int = 0, deadline: Deadline | Non
     return complete_must_fill(p, st.x, np.random.default_rng(seed), deadline), info
 
 
-@register("nearest", "industry rule: ship complete from the nearest node that has every "
-                     "line, else each line from the nearest node that has it", "heuristic")
-def solve_nearest(problem: Problem, options: SolveOptions) -> SolverResult:
+def _solve_rule(rule: str, problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
-    x, info = rule_solution(problem, "nearest", options.seed, Deadline(options.time_limit))
-    return make_result("nearest", problem, x, time.perf_counter() - t0, dict(info))
+    x, info = rule_solution(problem, rule, run.seed, run.budget)
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0,
+                        iterations=int(info.get("rounds", 0)), extra=dict(info))
+    return conclude(rule, problem, run, x, source=rule, stats=stats)
+
+
+@register("nearest", "industry rule: ship complete from the nearest node that has every "
+                     "line, else each line from the nearest node that has it", "heuristic",
+          work_unit="none: one pass, always complete")
+def solve_nearest(problem: Problem, run: Run) -> Outcome:
+    return _solve_rule("nearest", problem, run)
 
 
 @register("fewest-splits", "industry rule: fewest nodes per order, then least distance",
-          "heuristic")
-def solve_fewest_splits(problem: Problem, options: SolveOptions) -> SolverResult:
-    t0 = time.perf_counter()
-    x, info = rule_solution(problem, "fewest-splits", options.seed,
-                            Deadline(options.time_limit))
-    return make_result("fewest-splits", problem, x, time.perf_counter() - t0, dict(info))
+          "heuristic", work_unit="none: one pass, always complete")
+def solve_fewest_splits(problem: Problem, run: Run) -> Outcome:
+    return _solve_rule("fewest-splits", problem, run)

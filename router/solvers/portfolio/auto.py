@@ -8,14 +8,14 @@ Stages, each within what is left of the budget:
    assignment batches, 20% on routing batches (5% on tiny ones, where the MIP of stage 3
    is the stage that proves the optimum): a proven lower bound and plans suggested by
    the prices. On routing batches the stock prices start from the duals of the
-   transportation LP (up to ``TRANSPORT_SHARE`` more of the budget; it stops early when
+   transportation LP (up to ``transport_share`` more of the budget; it stops early when
    solved).
-3. On batches small enough for the time left (line-arcs <= ``MIP_LINE_ARCS_PER_SECOND`` x
-   seconds left, and at most ``MIP_LINE_ARCS_MAX``; always up to ``MIP_LINE_ARCS_TINY``), an exact MIP backend (the first
-   available of ``MIP_BACKENDS``) warm-started from the incumbent, for up to half of what
-   is left; its bound counts too.
+3. On batches small enough for the time left (line-arcs <= ``mip_line_arcs_per_second`` x
+   seconds left, and at most ``mip_line_arcs_max``; always up to ``mip_line_arcs_tiny``), an
+   exact MIP backend (the first available of ``mip_backends``) warm-started from the
+   incumbent, for up to half of what is left; its bound counts too.
    Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
-   30% of the time left (line-arcs <= ``LP_LINE_ARCS_PER_SECOND`` x that share).
+   30% of the time left (line-arcs <= ``lp_line_arcs_per_second`` x that share).
 4. Local search (:mod:`router.solvers.heuristics.local_search`) on the best plan until the deadline.
 
 Every candidate plan is checked with :func:`router.evaluate.violations` before it can become
@@ -24,12 +24,13 @@ Lagrangian and MIP bounds); the status is ``optimal`` when the plan is within th
 gap asked for (``mip_gap``, as for the MIP backends) of the bound. ``auto`` stops early once
 optimality is proven.
 
-Without a time limit the effort is fixed in work, not time, so the same seed gives the same
-plan: ``DEFAULT_ITERATIONS`` subgradient steps, the MIP only on batches of at most
-``MIP_LINE_ARCS_UNTIMED`` line-arcs (for at most ``MIP_UNTIMED_SECONDS``), and
-``DEFAULT_MOVES`` local-search moves (on the 20,000-order ``l`` preset, about 6 s of one
-core; 1 s on ``m``). Under a time limit every stage also stops
-with the clock, so the plan depends on where the clock stopped it as well as on the seed.
+Work budgets make a run repeatable exactly: one work unit is a subgradient step, a
+branch-and-bound node or a local-search move; the stages take shares of the work as they
+take shares of the time (``lagrangian_share``, ``mip_share``, the rest for local search).
+Without any limit the effort is ``default_work`` units (the MIP only on batches of at most
+``mip_line_arcs_untimed`` line-arcs). Under a time limit every stage also stops with the
+clock, so the plan then depends on where the clock stopped it as well as on the seed. Every
+tuning figure is a field of :class:`AutoParams`.
 """
 
 from __future__ import annotations
@@ -37,11 +38,23 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from router.compile import Problem
+from router.contract import (
+    Budget,
+    Limit,
+    Outcome,
+    Params,
+    Run,
+    SolverStats,
+    StageRecord,
+    param,
+    within_gap,
+)
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
 from router.solvers.bounds.lagrangian import subgradient
@@ -54,38 +67,57 @@ from router.solvers.heuristics.core import (
     true_prices,
 )
 from router.solvers.heuristics.regret import regret_solution
-from router.solvers.registry import Deadline, SolveOptions, SolverResult, Status, get, register
+from router.solvers.registry import get, register
+from router.solvers.result import conclude
 
 log = logging.getLogger(__name__)
 
-MIP_BACKENDS = ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc")
-MIP_LINE_ARCS_PER_SECOND = 5_000
-MIP_LINE_ARCS_MAX = 30_000  # beyond this the model build alone can outrun a budget
-# models this small are often proven optimal in a tenth of a second: always worth trying
-# (a MIP cut short by the clock still returns the incumbent it was warm-started with)
-MIP_LINE_ARCS_TINY = 3_000
-LAGRANGIAN_SHARE = 0.15  # assignment batches (GAP): prices steer the repair well
-# routing: the priced plans give local search a better start (on the 20,000-order preset at
-# 10 s, 0.4% above the best plan known with 5%, -0.1 to +0.1% with 20%)
-LAGRANGIAN_SHARE_ROUTING = 0.2
-LAGRANGIAN_SHARE_TINY = 0.05  # tiny routing models: the time goes to the MIP, which proves
-PRIMAL_EVERY = 25  # subgradient steps between priced plans
-TRANSPORT_SHARE = 0.15  # routing: at most this for the starting stock prices (an LP)
-MIP_SHARE = 0.5
-MIP_SHARE_TINY = 0.8  # tiny models: the MIP is the stage most likely to prove the optimum
-LP_LINE_ARCS_PER_SECOND = 20_000
-LP_SHARE = 0.3
 
+@dataclass(frozen=True)
+class AutoParams(Params):
+    """Tuning of ``auto`` (one work unit = a subgradient step, a branch-and-bound node or a
+    local-search move)."""
 
-DEFAULT_ITERATIONS = 100
-DEFAULT_MOVES = 300
-MIP_LINE_ARCS_UNTIMED = 5_000
-MIP_UNTIMED_SECONDS = 10.0
+    solver = "auto"
+    mip_backends: tuple[str, ...] = param(
+        ("ortools-highs", "pulp-highs", "ortools-cpsat", "ortools-scip", "pulp-cbc"),
+        doc="MIP backends to try, the first available is used")
+    mip_line_arcs_per_second: float = param(5_000, lo=0.0,
+                                            doc="a MIP is tried on batches up to this many "
+                                                "line-arcs per second left")
+    mip_line_arcs_max: int = param(30_000, lo=0,
+                                   doc="beyond this the model build alone can outrun a budget")
+    mip_line_arcs_tiny: int = param(
+        3_000, lo=0, doc="models this small are often proven optimal in a tenth of a second: "
+                         "always worth trying")
+    mip_line_arcs_untimed: int = param(5_000, lo=0,
+                                       doc="without a time limit, the MIP only up to this size")
+    mip_untimed_seconds: float = param(10.0, lo=0.0,
+                                       doc="without a time limit, the MIP's time limit")
+    lagrangian_share: float = param(0.15, lo=0.0, hi=1.0,
+                                    doc="assignment batches (GAP): prices steer the repair")
+    lagrangian_share_routing: float = param(
+        0.2, lo=0.0, hi=1.0, doc="routing batches: the priced plans give local search a start")
+    lagrangian_share_tiny: float = param(0.05, lo=0.0, hi=1.0,
+                                         doc="tiny routing models: the time goes to the MIP")
+    primal_every: int = param(25, lo=1, doc="subgradient steps between priced plans")
+    transport_share: float = param(0.15, lo=0.0, hi=1.0,
+                                   doc="routing: at most this for the starting stock prices")
+    mip_share: float = param(0.5, lo=0.0, hi=1.0, doc="of the time left, for the MIP")
+    mip_share_tiny: float = param(0.8, lo=0.0, hi=1.0,
+                                  doc="tiny models: the MIP is the stage most likely to prove")
+    lp_line_arcs_per_second: float = param(20_000, lo=0.0,
+                                           doc="the LP bound is tried up to this many line-arcs "
+                                               "per second of its share")
+    lp_share: float = param(0.3, lo=0.0, hi=1.0, doc="of the time left, for the LP bound")
+    min_stage_seconds: float = param(0.05, lo=0.0,
+                                     doc="an exact stage is not started with less time left")
+    default_work: int = param(800, lo=0, doc="work units when nothing limits the budget")
 
 
 class Incumbent:
     """The best verified plan so far and the best proven bound; ``gap``: the relative gap
-    within which the plan counts as proven optimal (``SolveOptions.mip_gap``)."""
+    within which the plan counts as proven optimal (``Run.mip_gap``)."""
 
     def __init__(self, p: Problem, gap: float = 0.0) -> None:
         self.p = p
@@ -117,22 +149,22 @@ class Incumbent:
             self.lb = lb
 
     def proven(self) -> bool:
-        return self.x is not None and \
-            self.lb >= self.obj - max(self.gap * abs(self.obj), 1e-6 * max(1.0, abs(self.obj)))
+        return self.x is not None and within_gap(self.obj, self.lb, self.gap)
 
 
-def _first_plan(p: Problem, seed: int, deadline: Deadline) -> np.ndarray | None:
+def _first_plan(p: Problem, seed: int, budget: Budget) -> np.ndarray | None:
     st = State(p)
     insert_orders(p, st, np.arange(p.n_orders), true_prices(p), priority="regret",
-                  tiebreak=tiebreak_keys(p, seed), deadline=deadline)
+                  tiebreak=tiebreak_keys(p, seed), deadline=budget)
     rng = np.random.default_rng(seed)
     # a must-fill repair is small (assignment batches) and is run even past the deadline,
     # so that a plan exists whenever one can be found
-    return complete_must_fill(p, st.x, rng, None if not deadline.expired() else Deadline(0.5))
+    return complete_must_fill(p, st.x, rng,
+                              budget if not budget.expired() else Budget.start(0.5))
 
 
-def _mip_backend() -> str | None:
-    for name in MIP_BACKENDS:
+def _mip_backend(params: AutoParams) -> str | None:
+    for name in params.mip_backends:
         try:
             get(name)
         except SolverUnavailable:
@@ -141,99 +173,127 @@ def _mip_backend() -> str | None:
     return None
 
 
-@register("auto", "the best plan found within the time limit: greedy, Lagrangian bound and "
-                  "prices, MIP on small batches, local search (default)", "heuristic")
-def solve_auto(problem: Problem, options: SolveOptions) -> SolverResult:
+@register("auto", "the best plan found within the budget: greedy, Lagrangian bound and "
+                  "prices, MIP on small batches, LP bound, local search (default)", "portfolio",
+          params=AutoParams,
+          work_unit="a subgradient step, a branch-and-bound node or a local-search move")
+def solve_auto(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
     p = problem
-    timed = options.time_limit is not None
-    deadline = Deadline(options.time_limit)
-    inc = Incumbent(p, options.mip_gap)
-    tiny = p.n_line_arcs <= MIP_LINE_ARCS_TINY
-    stages: list[str] = []
-    stats: dict[str, Any] = {"time_limit": options.time_limit}
+    params = run.params if isinstance(run.params, AutoParams) else AutoParams()
+    budget = run.budget
+    if not budget.limited:
+        budget = budget.with_work(params.default_work)
+    timed = budget.timed
+    inc = Incumbent(p, run.mip_gap)
+    tiny = p.n_line_arcs <= params.mip_line_arcs_tiny
+    stages: list[StageRecord] = []
+    extra: dict[str, Any] = {}
+    notes: list[str] = []
+    work_used = 0
+    limit = Limit.NONE
 
-    # 1. a plan within milliseconds
-    inc.offer(_first_plan(p, options.seed, deadline), "greedy")
-    stages.append("greedy")
-    if inc.x is None and p.must_fill and not deadline.expired():
-        x, _ = regret_solution(p, options.seed, deadline)
+    def stage(name: str, t: float, work: int = 0, note: str = "") -> None:
+        stages.append(StageRecord(name, time.perf_counter() - t, work,
+                                  inc.obj if inc.x is not None else None,
+                                  inc.lb if math.isfinite(inc.lb) else None, note))
+
+    # 1. a plan within milliseconds (and the caller's own, if it is better)
+    t = time.perf_counter()
+    inc.offer(_first_plan(p, run.seed, budget), "greedy")
+    if run.initial is not None:
+        inc.offer(run.initial, "initial")
+    stage("greedy", t)
+    if inc.x is None and p.must_fill and not budget.expired():
+        t = time.perf_counter()
+        x, _ = regret_solution(p, run.seed, budget)
         inc.offer(x, "regret")
-        stages.append("regret")
+        stage("regret", t)
 
     # 2. Lagrangian bound and priced plans
-    if not deadline.expired() and p.n_orders:
-        frac = (LAGRANGIAN_SHARE if assign.is_assignment(p)
-                else LAGRANGIAN_SHARE_TINY if tiny
-                else LAGRANGIAN_SHARE_ROUTING)
+    if not budget.expired() and p.n_orders:
+        t = time.perf_counter()
+        frac = (params.lagrangian_share if assign.is_assignment(p)
+                else params.lagrangian_share_tiny if tiny
+                else params.lagrangian_share_routing)
         warm = None
-        if not assign.is_assignment(p) and options.time_limit is not None:
-            warm = TRANSPORT_SHARE * options.time_limit
-            frac += TRANSPORT_SHARE
-        share = Deadline(min(deadline.remaining(), frac * options.time_limit)
-                         if options.time_limit is not None else None)
-        out = subgradient(p, inc.x, share, options.seed, primal_every=PRIMAL_EVERY,
-                          max_iter=None if timed else DEFAULT_ITERATIONS, warm_seconds=warm)
-        stages.append("lagrangian")
-        stats.update({"lagrangian_" + k: v for k, v in out.stats.items()})
+        if not assign.is_assignment(p) and timed:
+            warm = params.transport_share * budget.remaining()
+            frac = min(1.0, frac + params.transport_share)
+        share = budget.share(frac)
+        out = subgradient(p, inc.x, share, run.seed, primal_every=params.primal_every,
+                          warm_seconds=warm)
+        its = int(out.stats.get("iterations", 0))
+        work_used += its
+        extra.update({"lagrangian_" + k: v for k, v in out.stats.items()})
         if out.lower_bound == math.inf:
-            return SolverResult("auto", Status.INFEASIBLE, None, None, None, 0.0,
-                                time.perf_counter() - t0,
-                                {**stats, "stages": stages,
-                                 "note": "a line that must be filled has no feasible source"})
+            stage("lagrangian", t, its)
+            return conclude("auto", p, run, None, infeasible=True, stats=SolverStats(
+                solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
+                notes=("a line that must be filled has no feasible source",)))
         inc.offer(out.x, "lagrangian")
         inc.bound(out.lower_bound)
+        stage("lagrangian", t, its)
 
     # 3. an exact MIP, warm-started, where the batch is small for the time left
-    left = deadline.remaining()
-    small = (p.n_line_arcs <= max(min(MIP_LINE_ARCS_PER_SECOND * left, MIP_LINE_ARCS_MAX),
-                                  MIP_LINE_ARCS_TINY) if timed
-             else p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)
-    backend = _mip_backend() if small and left > 0.05 and not inc.proven() else None
+    left = budget.remaining()
+    small = (p.n_line_arcs <= max(min(params.mip_line_arcs_per_second * left,
+                                      params.mip_line_arcs_max), params.mip_line_arcs_tiny)
+             if timed else p.n_line_arcs <= params.mip_line_arcs_untimed)
+    backend = (_mip_backend(params) if small and left > params.min_stage_seconds
+               and not inc.proven() else None)
+    mip_ran = False
     if backend is not None:
-        try:
-            mip_share = MIP_SHARE_TINY if tiny else MIP_SHARE
-            r = get(backend).func(p, SolveOptions(time_limit=mip_share * left if timed else MIP_UNTIMED_SECONDS,
-                                                  seed=options.seed, mip_gap=options.mip_gap,
-                                                  threads=options.threads, warm_start=inc.x))
-            stages.append(backend)
-            stats["mip_status"] = str(r.status)
-            inc.offer(r.x, backend)
-            if r.status == Status.OPTIMAL and r.objective is not None:
-                inc.bound(r.objective if r.lower_bound is None else r.lower_bound)
-            else:
-                inc.bound(r.lower_bound)
-        except Exception as e:  # a backend failure must never cost the plan
-            log.warning("auto: %s failed: %s", backend, e)
-            stats["mip_error"] = f"{backend}: {e}"
+        t = time.perf_counter()
+        mip_share = params.mip_share_tiny if tiny else params.mip_share
+        rest = budget.with_work(None if budget.work is None else budget.work - work_used)
+        mb = rest.share(mip_share) if timed else rest.within(params.mip_untimed_seconds)
+        if not timed and rest.work is not None:
+            mb = mb.with_work(int(mip_share * rest.work))
+        info = get(backend)
+        r = info.func(p, run.but(budget=mb, params=info.params(), initial=inc.x))
+        mip_ran = True
+        work_used += r.stats.work
+        extra["mip_status"] = str(r.status)
+        extra["mip_termination"] = r.termination.to_dict()
+        inc.offer(r.x, backend)
+        inc.bound(r.bound)
+        stage(backend, t, r.stats.work, r.termination.fallback or r.termination.detail)
 
     # 3b. no MIP: the LP relaxation's bound where it fits in a share of the time left
-    left = deadline.remaining()
-    if (not inc.proven() and "mip_status" not in stats and left > 0.05
-            and p.n_line_arcs <= LP_LINE_ARCS_PER_SECOND * LP_SHARE * left
-            and (timed or p.n_line_arcs <= MIP_LINE_ARCS_UNTIMED)):
+    left = budget.remaining()
+    if (not inc.proven() and not mip_ran and left > params.min_stage_seconds
+            and p.n_line_arcs <= params.lp_line_arcs_per_second * params.lp_share * left
+            and (timed or p.n_line_arcs <= params.mip_line_arcs_untimed)):
         try:
-            r = get("lp-bound").func(p, SolveOptions(time_limit=LP_SHARE * left if timed
-                                                     else MIP_UNTIMED_SECONDS))
-            stages.append("lp-bound")
-            inc.bound(r.lower_bound)
+            get("lp-bound")
+            from router.solvers.exact.ortools import lp_bound
+
+            t = time.perf_counter()
+            lp_budget = budget.share(params.lp_share) if timed else budget.within(
+                params.mip_untimed_seconds)
+            res = lp_bound(p, lp_budget, verbose=run.verbose)
+            inc.bound(res.bound)
+            stage("lp-bound", t, note=res.answer.detail)
         except SolverUnavailable:
             pass
-        except Exception as e:  # a bound is a bonus: never let it cost the plan
-            log.warning("auto: lp-bound failed: %s", e)
 
-    # 4. local search until the deadline
-    if inc.x is not None and not inc.proven() and not deadline.expired():
-        x, ls = local_search.improve(p, inc.x, deadline, options.seed,
-                                     max_moves=None if timed else DEFAULT_MOVES)
-        stages.append("local_search")
-        stats.update({"ls_" + k: v for k, v in ls.items()})
+    # 4. local search until the budget is spent
+    if inc.x is not None and not inc.proven() and not budget.expired():
+        t = time.perf_counter()
+        rest = budget.with_work(None if budget.work is None else budget.work - work_used)
+        x, ls = local_search.improve(p, inc.x, rest, run.seed)
+        limit = ls.pop("limit", Limit.NONE)
+        work_used += int(ls.get("moves", 0))
+        extra.update({"ls_" + k: v for k, v in ls.items()})
         inc.offer(x, "local_search")
+        stage("local_search", t, int(ls.get("moves", 0)))
+    elif budget.expired() and not inc.proven():
+        limit = Limit.INTERRUPTED if budget.cancelled() else Limit.TIME
 
-    stats.update(stages=stages, incumbents=inc.history, best_from=inc.source)
+    extra.update(incumbents=inc.history)
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=work_used,
+                        stages=tuple(stages), notes=tuple(notes), extra=extra)
     lb = inc.lb if math.isfinite(inc.lb) else None
-    secs = time.perf_counter() - t0
-    if inc.x is None:
-        return SolverResult("auto", Status.NO_SOLUTION, None, None, lb, 0.0, secs, stats)
-    status = Status.OPTIMAL if inc.proven() else Status.FEASIBLE
-    return SolverResult("auto", status, inc.x, inc.obj, lb, 0.0, secs, stats)
+    return conclude("auto", p, run, inc.x, bound=lb, source=inc.source, limit=limit,
+                    stats=stats)
