@@ -2,12 +2,17 @@
 core copes (latency, headroom), what batching saves (window sweep) and how far from the
 hindsight bound routing ends.
 
-    python -m benchmarks.replay_day                        # 2,000,000 orders on xl, 2 processes
+    python -m benchmarks.replay_day                        # 2,000,000 orders on xl
     python -m benchmarks.replay_day --orders 200000 --out /tmp/day  # a tenth, elsewhere
+    python -m benchmarks.replay_day --runs "replay greedy 10" --runs "headroom 10"
+    python -m benchmarks.replay_day --report-only          # assemble what has run
 
-Every replay runs in its own process (``--jobs`` at a time) on a copy of the network's opening
-state; latency is CPU time of that process, so two replays side by side on two cores measure
-what one core does. Writes ``replay_day.md`` (the report, its command and how long it took),
+Runs: ``replay SOLVER WINDOW`` (the sweep's windows with the main solver, and the rules in real
+time), ``headroom WINDOW``, ``hindsight``. Each runs in its own process (``--jobs`` at a time)
+on a copy of the network's opening state, and is saved under ``OUT/parts/`` as it ends, so a
+long benchmark can be run in parts and resumed (runs already saved are skipped). Latency is
+CPU time of the run's process, so two runs side by side on two cores measure what one core
+does. Writes ``replay_day.md`` (the report, the command, how long each run took),
 ``replay_day.json`` (every figure) and the plots to ``--out``.
 """
 
@@ -22,38 +27,62 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import router
 from router.network import Network
 from router.network.day import PEAK_2020, write_generated_day
 from router.network.events import Day, read_day
-from router.network.replay import ReplayOptions, headroom, hindsight_bound, replay
+from router.network.replay import (
+    ReplayOptions,
+    ReplayResult,
+    headroom,
+    hindsight_bound,
+    replay,
+)
 from router.network.report import cores_for, machine, markdown, plot
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replay_day"
 
-_STATE: dict[str, Any] = {}  # the network and the day, shared with the forked workers
+_STATE: dict[str, Any] = {}  # the network, the day and the options, shared with the workers
 
 
-def _task(task: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, float, float]:
+def _name(run: tuple[Any, ...]) -> str:
+    return "-".join(str(x) for x in run)
+
+
+def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
     net: Network = _STATE["net"]
     day: Day = _STATE["day"]
     args = _STATE["args"]
+    parts: Path = _STATE["parts"]
     w0, c0 = time.perf_counter(), time.process_time()
-    kind = task[0]
-    if kind == "replay":
-        _, solver, window = task
-        res = replay(net.copy(), day, ReplayOptions(window=window, solver=solver,
+    out: dict[str, Any]
+    if run[0] == "replay":
+        _, solver, window = run
+        res = replay(net.copy(), day, ReplayOptions(window=float(window), solver=solver,
                                                     time_limit=args.time_limit,
+                                                    work_limit=args.work_limit,
                                                     seed=args.seed))
-        res.network_after = None
-        out: Any = res if (solver, window) == (args.solver, args.window) else res.metrics
-    elif kind == "headroom":
-        out = headroom(net, day, task[1], solver=args.solver, time_limit=args.time_limit,
+        out = res.metrics
+        np.savez_compressed(parts / f"{_name(run)}.npz", order_routed=res.order_routed,
+                            **{f"batch_{k}": v for k, v in res.batches.items()})
+    elif run[0] == "headroom":
+        out = headroom(net, day, float(run[1]), solver=args.solver, time_limit=args.time_limit,
                        seed=args.seed, max_orders=args.headroom_max)
     else:
         out = hindsight_bound(net, day, solver=args.hindsight,
                               time_limit=args.hindsight_time_limit, seed=args.seed)
-    return task, out, time.perf_counter() - w0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    (parts / f"{_name(run)}.json").write_text(json.dumps(
+        {"run": list(run), "result": out, "wall": wall, "cpu": cpu}, indent=1, default=str)
+        + "\n", encoding="utf-8")
+    return run, wall, cpu
+
+
+def _load(parts: Path, run: tuple[Any, ...]) -> dict[str, Any] | None:
+    p = parts / f"{_name(run)}.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=float, default=10.0, help="the main run's window")
     p.add_argument("--solver", default="greedy")
     p.add_argument("--time-limit", type=float, default=None)
+    p.add_argument("--work-limit", type=int, default=None)
     p.add_argument("--sweep", default="0,1,10,60")
     p.add_argument("--baselines", default="nearest,fewest-splits",
                    help="rules routed in real time (window 0); greedy at 0 is in the sweep")
@@ -72,14 +102,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hindsight-time-limit", type=float, default=600.0)
     p.add_argument("--headroom-max", type=int, default=500_000,
                    help="largest batch the headroom probe tries")
+    p.add_argument("--runs", action="append", metavar="RUN",
+                   help="only these runs, e.g. 'replay greedy 10' (repeatable)")
+    p.add_argument("--report-only", action="store_true", help="assemble the saved runs")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--work", default="/tmp/router-replay-day", help="where the day is kept")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     work, out = Path(args.work), Path(args.out)
+    parts = out / "parts"
     work.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    parts.mkdir(parents=True, exist_ok=True)
+
+    sweep = [float(w) for w in args.sweep.split(",") if w.strip()]
+    rules = [s for s in args.baselines.split(",") if s.strip()]
+    runs: list[tuple[Any, ...]] = [("replay", args.solver, w) for w in sweep]
+    if args.window not in sweep:
+        runs.append(("replay", args.solver, args.window))
+    runs += [("replay", s, 0.0) for s in rules]
+    runs += [("headroom", w) for w in sweep]
+    if args.hindsight != "none":
+        runs.append(("hindsight",))
+    if args.runs:
+        wanted = {tuple(r.split()) for r in args.runs}
+        runs = [r for r in runs if tuple(str(x) if not isinstance(x, float) else f"{x:g}"
+                                         for x in r) in wanted]
+    todo = [r for r in runs if _load(parts, r) is None] if not args.report_only else []
+    todo.sort(key=lambda r: (r[0] != "replay", r[0] == "replay" and r[2] != 0.0))
 
     network = router.generate(args.preset, seed=args.seed)
     day_path = work / f"day-{args.preset}-{args.seed}-{args.orders}.jsonl"
@@ -92,65 +142,82 @@ def main(argv: list[str] | None = None) -> int:
     day = read_day(day_path, net.node_index, net.sku_index, net.ledger.s.pools_of)
     read_s = time.perf_counter() - t
     print(f"{day_path}: {day.n_orders:,} orders, {len(day.events):,} other events, read in "
-          f"{read_s:.0f} s", file=sys.stderr)
-    _STATE.update(net=net, day=day, args=args)
+          f"{read_s:.0f} s; {len(todo)} runs to do", file=sys.stderr)
+    _STATE.update(net=net, day=day, args=args, parts=parts)
+    if todo:
+        with mp.get_context("fork").Pool(args.jobs, maxtasksperchild=1) as pool:
+            for run, wall, cpu in pool.imap_unordered(_run, todo):
+                print(f"{_name(run)}: {wall:,.0f} s wall, {cpu:,.0f} s CPU "
+                      f"({time.perf_counter() - t_start:,.0f} s since the start)",
+                      file=sys.stderr, flush=True)
+    return report(args, out, parts, network, day, sweep, rules, read_s)
 
-    sweep = [float(w) for w in args.sweep.split(",") if w.strip()]
-    tasks: list[tuple[Any, ...]] = [("replay", args.solver, w) for w in sweep]
-    if args.window not in sweep:
-        tasks.append(("replay", args.solver, args.window))
-    tasks += [("replay", s, 0.0) for s in args.baselines.split(",") if s.strip()]
-    tasks += [("headroom", w) for w in sweep]
-    if args.hindsight != "none":
-        tasks.append(("hindsight",))
-    # the longest first: real-time replays route every order alone
-    tasks.sort(key=lambda t: (t[0] != "replay", t[0] == "replay" and t[2] != 0.0))
-    done: dict[tuple[Any, ...], Any] = {}
-    seconds: dict[str, tuple[float, float]] = {}
-    ctx = mp.get_context("fork")
-    with ctx.Pool(args.jobs, maxtasksperchild=1) as pool:
-        for task, res, wall, cpu in pool.imap_unordered(_task, tasks):
-            done[task] = res
-            name = " ".join(str(x) for x in task)
-            seconds[name] = (wall, cpu)
-            print(f"{name}: {wall:,.0f} s wall, {cpu:,.0f} s CPU "
-                  f"({time.perf_counter() - t_start:,.0f} s since the start)", file=sys.stderr,
-                  flush=True)
-    main_res = done[("replay", args.solver, args.window)]
-    metric = {k: (v.metrics if hasattr(v, "metrics") else v) for k, v in done.items()}
-    sweep_m = [metric[("replay", args.solver, w)] for w in sweep]
-    baselines = {f"real time, {s}": metric[("replay", s, 0.0)]
-                 for s in args.baselines.split(",") if s.strip()}
-    if args.solver == "greedy" and 0.0 in sweep:
-        baselines = {"real time, greedy": metric[("replay", "greedy", 0.0)], **baselines}
-    heads = [metric[("headroom", w)] for w in sweep]
-    hind = metric.get(("hindsight",))
+
+def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Instance,
+           day: Day, sweep: list[float], rules: list[str], read_s: float) -> int:
+    main_run = ("replay", args.solver, args.window)
+    got = {r: _load(parts, r) for r in
+           [*(("replay", args.solver, w) for w in {*sweep, args.window}),
+            *(("replay", s, 0.0) for s in rules), *(("headroom", w) for w in sweep),
+            ("hindsight",)]}
+    if got[main_run] is None:
+        print(f"the main run ({_name(main_run)}) has not run yet", file=sys.stderr)
+        return 1
+    arrays = np.load(parts / f"{_name(main_run)}.npz")
+    batches = {k[len("batch_"):]: arrays[k] for k in arrays.files if k.startswith("batch_")}
+    m = got[main_run]
+    main_res = ReplayResult(
+        ReplayOptions(window=args.window, solver=args.solver, time_limit=args.time_limit,
+                      work_limit=args.work_limit, seed=args.seed),
+        network.name, day.n_orders, day.duration, batches, day.order_t,
+        arrays["order_routed"], m["result"], m["wall"], m["cpu"])
+    sweep_m = [got[("replay", args.solver, w)]["result"] for w in sweep
+               if got[("replay", args.solver, w)] is not None]
+    baselines = {}
+    if args.solver == "greedy" and got.get(("replay", "greedy", 0.0)):
+        baselines["real time, greedy"] = got[("replay", "greedy", 0.0)]["result"]
+    for s in rules:
+        if got[("replay", s, 0.0)] is not None:
+            baselines[f"real time, {s}"] = got[("replay", s, 0.0)]["result"]
+    heads = [got[("headroom", w)]["result"] for w in sweep
+             if got[("headroom", w)] is not None]
+    hind = got[("hindsight",)]["result"] if got[("hindsight",)] else None
     plots = plot(main_res, sweep_m, out, stem="replay_day")
-    total = time.perf_counter() - t_start
-    command = "python -m benchmarks.replay_day " + " ".join(shlex.quote(a) for a in
-                                                             (argv or sys.argv[1:]))
+    command = f"python -m benchmarks.replay_day --preset {args.preset} --seed {args.seed} " \
+              f"--orders {args.orders} --window {args.window:g} --solver {args.solver} " \
+              f"--sweep {shlex.quote(args.sweep)}"
     text = markdown(main_res, day_path=f"router generate --day --preset {args.preset} --seed "
                                        f"{args.seed} --day-orders {args.orders}",
                     network_path=f"router.generate({args.preset!r}, seed={args.seed})",
                     baselines=baselines, sweep=sweep_m, hindsight=hind, headrooms=heads,
                     plots=plots, command=command)
-    best = max(heads, key=lambda h: h["rate"]) if heads else None
-    lines = ["", "## Runs", "",
-             f"{machine()}; {args.jobs} replays at a time, each in its own process. The whole "
-             f"benchmark took {total / 60:,.1f} min wall (the day read in {read_s:,.0f} s).", "",
+    done = [(k, v) for k, v in got.items() if v is not None]
+    missing = [_name(k) for k, v in got.items() if v is None]
+    lines = ["## Runs", "",
+             f"{machine()}. Each run in its own process, {args.jobs} at a time, on a copy of "
+             f"the opening state; reading the day took {read_s:,.0f} s.", "",
              "| run | wall s | CPU s |", "| --- | ---: | ---: |"]
-    lines += [f"| {k} | {w:,.0f} | {c:,.0f} |" for k, (w, c) in sorted(seconds.items())]
-    if best is not None:
-        lines += ["", f"At the best measured headroom ({best['rate']:,.0f} orders/s on one core "
-                      f"with a {best['window']:g} s window), the 583,000 orders/s peak of 11/11 "
-                      f"2020 needs {cores_for(best['rate'], PEAK_2020):,.0f} cores routing "
-                      f"independent shards of the network."]
+    lines += [f"| {_name(k)} | {v['wall']:,.0f} | {v['cpu']:,.0f} |" for k, v in sorted(done)]
+    total_cpu = sum(v["cpu"] for _, v in done)
+    lines += ["", f"CPU time over all runs: {total_cpu / 3600:,.2f} h."]
+    if missing:
+        lines += ["", "Not run: " + ", ".join(missing) + "."]
+    if heads:
+        best = max(heads, key=lambda h: h["rate"])
+        at = "at least " if best["capped"] else ""
+        most = "at most " if best["capped"] else ""
+        lines += ["", f"At the best measured headroom ({at}{best['rate']:,.0f} orders/s on one "
+                      f"core, batches every {best['window']:g} s), the 583,000 orders/s peak of "
+                      f"11/11 2020 is {most}{cores_for(best['rate'], PEAK_2020):,.0f} cores' "
+                      f"worth of routing, if the network's orders split into independent "
+                      f"shards."]
     (out / "replay_day.md").write_text(text + "\n".join(lines) + "\n", encoding="utf-8")
     (out / "replay_day.json").write_text(json.dumps({
-        "command": command, "machine": machine(), "total_seconds": total,
-        "main": main_res.metrics, "sweep": sweep_m, "baselines": baselines, "headroom": heads,
-        "hindsight": hind, "seconds": seconds}, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"{out / 'replay_day.md'}: written; {total / 60:,.1f} min", file=sys.stderr)
+        "command": command, "machine": machine(), "main": m["result"], "sweep": sweep_m,
+        "baselines": baselines, "headroom": heads, "hindsight": hind,
+        "runs": {_name(k): {"wall": v["wall"], "cpu": v["cpu"]} for k, v in done}},
+        indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"{out / 'replay_day.md'}: written", file=sys.stderr)
     return 0
 
 

@@ -31,8 +31,9 @@ from typing import IO, Any
 
 import numpy as np
 
+from router.compile import expand_ranges
 from router.errors import InputError
-from router.instance import Line, Order
+from router.instance import Line, Order, OrderColumns
 
 FORMAT = "router/day-v1"
 EVENT_TYPES = ("order", "sale", "replenish", "count", "cancel", "acceptance", "decline")
@@ -112,6 +113,21 @@ class Day:
                              "express" if self.order_express[i] else "standard",
                              mp if mp > 0 else None, None if math.isnan(pen) else pen))
         return out
+
+    def columns(self, idx: np.ndarray, sku_ids: tuple[str, ...]) -> OrderColumns:
+        """The given arrivals as the columns compilation reads (``sku_ids``: the network's,
+        in the order the day's SKU indices follow)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        a, b = self.order_line_ptr[idx], self.order_line_ptr[idx + 1]
+        lines = expand_ranges(a, b - a)
+        ptr = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(b - a, out=ptr[1:])
+        mp = self.order_max_packages[idx]
+        return OrderColumns(
+            ids=tuple(self.order_ids[i] for i in idx.tolist()), sku_ids=sku_ids,
+            lat=self.order_lat[idx], lon=self.order_lon[idx], express=self.order_express[idx],
+            max_packages=np.where(mp > 0, mp, -1), unfilled_penalty=self.order_penalty[idx],
+            line_ptr=ptr, line_sku=self.line_sku[lines], line_qty=self.line_qty[lines])
 
     def units(self) -> int:
         return int(self.line_qty.sum())

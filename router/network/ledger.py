@@ -345,6 +345,17 @@ class Ledger:
         v.flags.writeable = False
         return v
 
+    def available_for(self, skus: np.ndarray) -> np.ndarray:
+        """:meth:`available` for the pools of ``skus`` only, 0 elsewhere: a batch's compiled
+        problem then carries the pools its orders can use, not the network's."""
+        u = np.unique(skus)
+        lo = np.searchsorted(self.s.pool_sku, u, side="left")
+        hi = np.searchsorted(self.s.pool_sku, u, side="right")
+        idx = expand_ranges(lo, hi - lo)
+        out = np.zeros(self.s.n_pools, dtype=np.int64)
+        out[idx] = self._available[idx]
+        return out
+
     def set_on_hand(self, on_hand: np.ndarray) -> None:
         """Replace the whole stock on hand (restoring from a file)."""
         self.on_hand = np.asarray(on_hand, dtype=np.int64).copy()
@@ -492,15 +503,17 @@ class Ledger:
                              "time": np.full(nb, self.clock), "line_start":
                              base_l + batch.line_ptr[:-1], "n_lines": np.diff(batch.line_ptr),
                              "packages": pk_per_order[:nb]}
-        # packages, grouped by order (as they were grouped in the plan)
-        order_sort = np.argsort(pkg_order, kind="stable")
-        inv = np.empty(K, dtype=np.int64)
-        inv[order_sort] = np.arange(K)
-        pkg_order, pkg_node = pkg_order[order_sort], pkg_node[order_sort]
-        sl_pkg = inv[sl_pkg]
-        line_sort = np.argsort(sl_pkg, kind="stable")
-        sl_pkg, sl_line, sl_qty, pool = (sl_pkg[line_sort], sl_line[line_sort],
-                                         sl_qty[line_sort], pool[line_sort])
+        # packages grouped by order, their lines by package (plans come so; else sorted)
+        if K > 1 and (np.diff(pkg_order) < 0).any():
+            order_sort = np.argsort(pkg_order, kind="stable")
+            inv = np.empty(K, dtype=np.int64)
+            inv[order_sort] = np.arange(K)
+            pkg_order, pkg_node = pkg_order[order_sort], pkg_node[order_sort]
+            sl_pkg = inv[sl_pkg]
+        if len(sl_pkg) > 1 and (np.diff(sl_pkg) < 0).any():
+            line_sort = np.argsort(sl_pkg, kind="stable")
+            sl_pkg, sl_line, sl_qty, pool = (sl_pkg[line_sort], sl_line[line_sort],
+                                             sl_qty[line_sort], pool[line_sort])
         g_order = order_of[pkg_order]
         o_lat = np.concatenate([batch.lat, self.o_lat.a[batch.residual]])[pkg_order]
         o_lon = np.concatenate([batch.lon, self.o_lon.a[batch.residual]])[pkg_order]
@@ -755,17 +768,18 @@ class Ledger:
             self.extra_pkg_ranges.setdefault(o, []).append((a, c))
 
     def _refresh_waiting(self, ch: Change) -> None:
-        touched = []
+        new = None
         if ch.lines_new is not None:
-            touched.append(len(self.l_qty) - len(ch.lines_new["qty"])
-                           + np.arange(len(ch.lines_new["qty"]), dtype=np.int64))
-        if ch.lines_set is not None and "idx" in ch.lines_set:
-            touched.append(np.asarray(ch.lines_set["idx"], dtype=np.int64))
-        if not touched:
+            k = len(ch.lines_new["qty"])
+            new = len(self.l_qty) - k + np.flatnonzero(ch.lines_new["waiting"] > 0)
+        if ch.lines_set is None or "idx" not in ch.lines_set:
+            if new is not None and len(new):  # new lines only: they come after every other
+                self.waiting_lines = np.concatenate([self.waiting_lines, new])
             return
-        t = np.concatenate(touched)
+        t = np.asarray(ch.lines_set["idx"], dtype=np.int64)
         keep = self.waiting_lines[~np.isin(self.waiting_lines, t)]
-        self.waiting_lines = np.union1d(keep, t[self.l_waiting.a[t] > 0])
+        add = t[self.l_waiting.a[t] > 0]
+        self.waiting_lines = np.union1d(keep, add if new is None else np.concatenate([add, new]))
 
     # ---- checks ----------------------------------------------------------------------------
     def audit(self) -> list[str]:

@@ -37,7 +37,7 @@ import numpy as np
 from router.compile import compile_batch, compile_network
 from router.contract import Status
 from router.errors import InputError, VerificationError
-from router.instance import Instance, Line, Order
+from router.instance import Instance, Line, Order, OrderColumns
 from router.network.ledger import (
     ADJUST_KINDS,
     UNLIMITED,
@@ -74,6 +74,7 @@ class CommitResult:
 @dataclass(frozen=True)
 class _Routed:
     batch: BatchOrders
+    columns: OrderColumns  # the batch's orders as compile_batch reads them
     line_keys: np.ndarray  # sorted (batch order * S + SKU) of every batch line
     line_perm: np.ndarray  # batch line of each sorted key
     banned: dict[str, set[str]]
@@ -245,8 +246,7 @@ class Network:
         t0 = time.perf_counter()
         name, orders_, routed = self._prepare(orders, backorders)
         if orders_:
-            plan = self._solve(name, orders_, routed.banned, time_limit, work_limit, solver,
-                               seed, t0)
+            plan = self._solve(name, orders_, routed, time_limit, work_limit, solver, seed, t0)
         else:
             plan = _unrouted_plan(name, orders_, self.instance)
         st = plan.stats
@@ -269,25 +269,39 @@ class Network:
         batch = self._batch_orders(new, batch_orders, res_orders, res_lines, res_ptr)
         banned = {led.order_ids[o]: {led.s.node_ids[n] for n in ns}
                   for o in res_orders.tolist() if (ns := led.banned.get(o))}
-        keys = (np.repeat(np.arange(len(batch_orders)), self._lines_per_order(batch))
-                * len(self.sku_index) + np.concatenate([batch.line_sku,
-                                                        led.l_sku.a[res_lines]]))
+        res = batch.residual
+        line_sku = np.concatenate([batch.line_sku, led.l_sku.a[res_lines]])
+        n_lines = np.concatenate([np.diff(batch.line_ptr), np.diff(batch.residual_line_ptr)])
+        line_ptr = np.zeros(len(batch_orders) + 1, dtype=np.int64)
+        np.cumsum(n_lines, out=line_ptr[1:])
+        columns = OrderColumns(  # limits and penalties as the ledger holds them
+            ids=batch.ids, sku_ids=self.compiled.sku_ids,
+            lat=np.concatenate([batch.lat, led.o_lat.a[res]]),
+            lon=np.concatenate([batch.lon, led.o_lon.a[res]]),
+            express=np.concatenate([batch.express, led.o_express.a[res]]),
+            max_packages=np.concatenate([batch.limit, np.where(
+                led.o_limit.a[res] == UNLIMITED, UNLIMITED, led.allowance(res))]),
+            unfilled_penalty=np.concatenate([batch.penalty, led.o_penalty.a[res]]),
+            line_ptr=line_ptr, line_sku=line_sku,
+            line_qty=np.concatenate([batch.line_qty, led.l_waiting.a[res_lines]]))
+        keys = np.repeat(np.arange(len(batch_orders)), n_lines) * len(self.sku_index) + line_sku
         perm = np.argsort(keys, kind="stable")
-        routed = _Routed(batch, keys[perm], perm, banned)
+        routed = _Routed(batch, columns, keys[perm], perm, banned)
         self._pending[name] = routed
         while len(self._pending) > MAX_PENDING:
             self._pending.popitem(last=False)
         return name, batch_orders, routed
 
-    def _solve(self, name: str, orders: list[Order], banned: dict[str, set[str]],
+    def _solve(self, name: str, orders: list[Order], routed: _Routed,
                time_limit: float | None, work_limit: int | None, solver: str, seed: int,
                t0: float) -> Plan:
         led = self.ledger
+        banned = routed.banned
         pos = {o.id: i for i, o in enumerate(orders)}
         ban = np.array([(pos[o], self.node_index[n]) for o, ns in banned.items() for n in ns],
                        dtype=np.int64).reshape(-1, 2)
-        problem = compile_batch(self.compiled, orders, name=name,
-                                pool_available=led.available(),
+        problem = compile_batch(self.compiled, routed.columns, name=name,
+                                pool_available=led.available_for(routed.columns.line_sku),
                                 node_max_packages=led.packages_left(),
                                 node_capacity=led.units_left(),
                                 unfilled_penalty=self.instance.unfilled_penalty,
@@ -397,10 +411,6 @@ class Network:
                               dtype=np.int64),
             line_qty=np.array([ln.qty for o in new for ln in o.lines], dtype=np.int64),
             residual_lines=res_lines, residual_line_ptr=res_ptr)
-
-    @staticmethod
-    def _lines_per_order(b: BatchOrders) -> np.ndarray:
-        return np.concatenate([np.diff(b.line_ptr), np.diff(b.residual_line_ptr)])
 
     # ---- committing ------------------------------------------------------------------------
     def commit(self, plan: Plan, *, plan_id: str | None = None) -> CommitResult:

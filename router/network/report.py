@@ -52,6 +52,12 @@ def _rate(r: float) -> str:
     return f"{r:,.0f}" if abs(r) >= 100 else f"{r:.3g}"
 
 
+def _share(m: dict[str, Any], part: str) -> str:
+    spo = m["seconds_per_order"]
+    total = sum(spo[k] for k in ("compile", "solve", "verify", "commit"))
+    return f"{100 * spo[part] / total:.0f}%" if total > 0 else "-"
+
+
 def cores_for(rate: float, peak: float = PEAK_2020) -> float:
     return math.inf if rate <= 0 else peak / rate
 
@@ -107,11 +113,9 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
         "",
         f"{m['batches']:,} batches of {m['batch_orders_mean']:,.1f} orders on average "
         f"(largest {m['batch_orders_max']:,}, backorders offered again included). "
-        f"Routing took {1e6 * m['seconds_per_order']['cpu']:,.1f} µs CPU per order "
-        f"(compile {1e6 * m['seconds_per_order']['compile']:,.1f}, solve "
-        f"{1e6 * m['seconds_per_order']['solve']:,.1f}, verify "
-        f"{1e6 * m['seconds_per_order']['verify']:,.1f}, commit "
-        f"{1e6 * m['seconds_per_order']['commit']:,.1f}): a throughput of "
+        f"Routing took {1e6 * m['seconds_per_order']['cpu']:,.1f} µs CPU per order; of its "
+        f"wall time, compile {_share(m, 'compile')}, solve {_share(m, 'solve')}, verify "
+        f"{_share(m, 'verify')}, commit {_share(m, 'commit')}: a throughput of "
         f"{_rate(m['throughput'])} orders per CPU second at this day's batch sizes, against "
         f"an arrival rate of {_rate(m['arrival_mean'])}/s on average and "
         f"{_rate(m['arrival_peak_minute'])}/s in the busiest minute. "
@@ -176,11 +180,17 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
             out.append(policy_row(name, bm, ref, bound))
         if hindsight:
             hb = hindsight.get("bound")
+            rp = hindsight.get("relaxed_plan_cost")
             out += ["", f"Hindsight bound (the whole day as one batch, relaxed: all the day's "
                         f"stock and every window's capacity at once, no declines; "
                         f"`{hindsight['solver']}`, {hindsight['seconds']:,.0f} s): "
                         + ("none proven" if hb is None else
                            f"{hb:,.2f} ({hb / max(main.day_orders, 1):.4f} per order)") + "."]
+            if rp:
+                out[-1] += (f" The plan the same run found for that relaxed batch costs "
+                            f"{rp:,.2f}: the relaxed day's optimum lies between the two, and "
+                            f"this run is {100 * (c['total'] / rp - 1):+.2f}% against that "
+                            f"plan (a reference, not a bound).")
         out.append("")
     if sweep:
         real = next((s for s in sweep if s["window"] == 0), None)
@@ -210,7 +220,7 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
         out += ["## Plots", ""]
         for title, path in plots.items():
             out.append(f"![{title}]({path})")
-        out.append("")
+            out.append("")
     return "\n".join(out)
 
 
