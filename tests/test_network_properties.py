@@ -80,8 +80,16 @@ def test_random_operations_keep_the_ledger_consistent(d: dict[str, Any], ops: li
                                        np.array([net.sku_index[ln.sku]]))[0]
                         used[p] += ln.qty
                 assert (used <= avail).all()
+                before_cost = net.costs()
                 res = net.commit(plan)
                 assert res.committed and not net.commit(plan).committed
+                # the ledger's cost of the new packages, from its records, is the plan's
+                after_cost = net.costs()
+                assert plan.cost is not None
+                shipped_cost = (after_cost["package"] + after_cost["unit"]
+                                - before_cost["package"] - before_cost["unit"])
+                assert abs(shipped_cost - plan.cost.package - plan.cost.unit) <= 1e-6 * (
+                    1 + abs(shipped_cost))
             elif op[0] == "release" and net.ledger.n_orders:
                 net.release(net.ledger.order_ids[op[1] % net.ledger.n_orders])
             elif op[0] == "adjust" and s.n_pools:

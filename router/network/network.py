@@ -39,6 +39,7 @@ from router.contract import Status
 from router.errors import InputError, VerificationError
 from router.instance import Instance, Line, Order, OrderColumns
 from router.network.ledger import (
+    ACTIVE,
     ADJUST_KINDS,
     UNLIMITED,
     Accounting,
@@ -543,7 +544,7 @@ class Network:
         led = self.ledger
         acc = led.accounting()
         c = led.costs()
-        active = led.k_state.a == 0
+        active = led.k_state.a == ACTIVE
         return {
             "network": self.instance.name, "file": None if self.store is None
             else self.store.path, "clock": led.clock, "window": led.window,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ import numpy as np
 from router.compile import compile_batch
 from router.errors import InputError
 from router.network.events import Day
+from router.network.ledger import ACTIVE
 from router.network.network import Network
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,7 @@ class _Replay:
         self.net, self.day, self.opt, self.progress = net, day, opt, progress
         self.accept: dict[int, float] = {}
         self.rng = np.random.default_rng([opt.seed, 20201111])
-        self.log: dict[str, list[float]] = {k: [] for k in _BATCH_FIELDS}
+        self.log = {k: array("d") for k in _BATCH_FIELDS}  # compact: a day may hold millions
         self.routed = np.full(day.n_orders, np.nan)
         self.order_pos = {oid: i for i, oid in enumerate(day.order_ids)}
         self.open: dict[int, None] = {}  # orders of the batch being filled (insertion order)
@@ -158,7 +160,7 @@ class _Replay:
             o = net.ledger.order_index.get(ev.order)
             ks = net.ledger.order_packages(o) if o is not None else np.zeros(0, np.int64)
             if o is not None and ((net.ledger.k_node.a[ks] == ev.node)
-                                  & (net.ledger.k_state.a[ks] == 0)).any():
+                                  & (net.ledger.k_state.a[ks] == ACTIVE)).any():
                 self.counts["declines"] += 1
                 self.counts["declined_units"] += net.decline(ev.order, self.node_ids[ev.node])
             else:
@@ -215,7 +217,8 @@ class _Replay:
             self.progress(close / max(self.day.duration, 1e-9),
                           {"t": close, "batches": len(lg["close"]),
                            "orders": int(np.isfinite(self.routed).sum()),
-                           "p99_ms": 1e3 * float(np.percentile(lg["cpu"][-1000:], 99))})
+                           "p99_ms": 1e3 * float(np.percentile(np.frombuffer(lg["cpu"])[-1000:],
+                                                               99))})
 
     # ---- the day ---------------------------------------------------------------------------
     def run(self) -> ReplayResult:
@@ -242,7 +245,7 @@ class _Replay:
         return self.result(time.perf_counter() - c_wall, time.process_time() - c_cpu)
 
     def result(self, wall: float, cpu: float) -> ReplayResult:
-        b = {k: np.array(v, dtype=np.float64) for k, v in self.log.items()}
+        b = {k: np.frombuffer(v, dtype=np.float64).copy() for k, v in self.log.items()}
         m = metrics(self.net, self.day, b, self.routed, self.counts, self.opt,
                     self.first_order)
         return ReplayResult(self.opt, self.net.instance.name, self.day.n_orders,
@@ -271,7 +274,7 @@ def metrics(net: Network, day: Day, b: dict[str, np.ndarray], routed: np.ndarray
     s = led.s
     acc = led.accounting(first_order)
     c = led.costs(first_order)
-    active = (led.k_state.a == 0) & (led.k_order.a >= first_order)
+    active = (led.k_state.a == ACTIVE) & (led.k_order.a >= first_order)
     pk_order = np.bincount(led.k_order.a[active], minlength=led.n_orders)
     shipped_orders = int((pk_order > 0).sum())
     n_pk = int(active.sum())
