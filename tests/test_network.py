@@ -163,6 +163,16 @@ def test_commits_are_idempotent() -> None:
                                lower_bound=None, cost=None, shipments=(), unfilled=()))
 
 
+def test_an_order_is_committed_once_whatever_was_routed() -> None:
+    net = Network(network_instance())
+    first = net.route([order("O1", A=1)], solver="greedy")
+    second = net.route([order("O1", A=1), order("O2", B=1)], solver="greedy")
+    net.commit(first)
+    with pytest.raises(LedgerError, match="'O1' is already in the ledger"):
+        net.commit(second)
+    assert net.accounting().ordered == 1 and net.audit() == []
+
+
 def test_route_rejects_known_or_unknown_orders() -> None:
     net = Network(network_instance())
     route_commit(net, [order("O1", A=1)])

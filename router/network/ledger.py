@@ -437,6 +437,10 @@ class Ledger:
         outstanding = np.concatenate([batch.line_qty, self.l_waiting.a[batch.residual_lines]])
         K = len(pkg_order)
         problems: list[str] = []
+        known = [oid for oid in batch.ids[:nb] if oid in self.order_index]
+        if known:
+            raise LedgerError(f"order {known[0]!r} is already in the ledger (committed by "
+                              f"another batch since this one was routed)")
         if len(sl_qty) and int(sl_qty.min()) < 1:
             problems.append("a package line carries no units")
         if K and (pkg_order.min() < 0 or pkg_order.max() >= n_batch):
