@@ -60,10 +60,11 @@ def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
     out: dict[str, Any]
     if run[0] == "replay":
         _, solver, window = run
-        res = replay(net.copy(), day, ReplayOptions(window=float(window), solver=solver,
-                                                    time_limit=args.time_limit,
-                                                    work_limit=args.work_limit,
-                                                    seed=args.seed))
+        main = solver == args.solver
+        work = args.work_limit if main else args.also_work_limit if solver == args.also else None
+        res = replay(net.copy(), day, ReplayOptions(
+            window=float(window), solver=solver, time_limit=args.time_limit if main else None,
+            work_limit=work, seed=args.seed))
         out = res.metrics
         np.savez_compressed(parts / f"{_name(run)}.npz", order_routed=res.order_routed,
                             **{f"batch_{k}": v for k, v in res.batches.items()})
@@ -96,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=None)
     p.add_argument("--work-limit", type=int, default=None)
     p.add_argument("--sweep", default="0,1,10,60")
+    p.add_argument("--also", default="auto",
+                   help="another solver over the sweep's windows above 0 ('none': no other)")
+    p.add_argument("--also-work-limit", type=int, default=100,
+                   help="its work units per batch (a work budget repeats exactly)")
     p.add_argument("--baselines", default="nearest,fewest-splits",
                    help="rules routed in real time (window 0); greedy at 0 is in the sweep")
     p.add_argument("--hindsight", default="lagrangian", help="bound solver, or 'none'")
@@ -121,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.window not in sweep:
         runs.append(("replay", args.solver, args.window))
     runs += [("replay", s, 0.0) for s in rules]
+    also = [] if args.also == "none" else [("replay", args.also, w) for w in sweep if w > 0]
+    runs += also
     runs += [("headroom", w) for w in sweep]
     if args.hindsight != "none":
         runs.append(("hindsight",))
@@ -150,15 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{_name(run)}: {wall:,.0f} s wall, {cpu:,.0f} s CPU "
                       f"({time.perf_counter() - t_start:,.0f} s since the start)",
                       file=sys.stderr, flush=True)
-    return report(args, out, parts, network, day, sweep, rules, read_s)
+    return report(args, out, parts, network, day, sweep, rules, also, read_s)
 
 
 def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Instance,
-           day: Day, sweep: list[float], rules: list[str], read_s: float) -> int:
+           day: Day, sweep: list[float], rules: list[str], also: list[tuple[Any, ...]],
+           read_s: float) -> int:
     main_run = ("replay", args.solver, args.window)
     got = {r: _load(parts, r) for r in
            [*(("replay", args.solver, w) for w in {*sweep, args.window}),
-            *(("replay", s, 0.0) for s in rules), *(("headroom", w) for w in sweep),
+            *(("replay", s, 0.0) for s in rules), *also, *(("headroom", w) for w in sweep),
             ("hindsight",)]}
     if got[main_run] is None:
         print(f"the main run ({_name(main_run)}) has not run yet", file=sys.stderr)
@@ -171,8 +179,8 @@ def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Ins
                       work_limit=args.work_limit, seed=args.seed),
         network.name, day.n_orders, day.duration, batches, day.order_t,
         arrays["order_routed"], m["result"], m["wall"], m["cpu"])
-    sweep_m = [got[("replay", args.solver, w)]["result"] for w in sweep
-               if got[("replay", args.solver, w)] is not None]
+    sweep_m = [got[r]["result"] for r in [*(("replay", args.solver, w) for w in sweep), *also]
+               if got[r] is not None]
     baselines = {}
     if args.solver == "greedy" and got.get(("replay", "greedy", 0.0)):
         baselines["real time, greedy"] = got[("replay", "greedy", 0.0)]["result"]
@@ -185,7 +193,8 @@ def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Ins
     plots = plot(main_res, sweep_m, out, stem="replay_day")
     command = f"python -m benchmarks.replay_day --preset {args.preset} --seed {args.seed} " \
               f"--orders {args.orders} --window {args.window:g} --solver {args.solver} " \
-              f"--sweep {shlex.quote(args.sweep)}"
+              f"--sweep {shlex.quote(args.sweep)} --also {args.also} " \
+              f"--also-work-limit {args.also_work_limit}"
     text = markdown(main_res, day_path=f"router generate --day --preset {args.preset} --seed "
                                        f"{args.seed} --day-orders {args.orders}",
                     network_path=f"router.generate({args.preset!r}, seed={args.seed})",

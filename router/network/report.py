@@ -194,17 +194,20 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
         out.append("")
     if sweep:
         real = next((s for s in sweep if s["window"] == 0), None)
+        sweep = sorted(sweep, key=lambda s: (s["solver"] != (real or s)["solver"], s["solver"],
+                                             s["window"]))
         out += [
             "## Window sweep",
             "",
             "What batching removes: extra shipments are packages beyond one per order shipped; "
-            "'removed' is the share of real-time routing's (window 0) extra shipments that "
-            "the window removes (re-evaluating in batches removed 40-50% of real-time "
-            "decisions' extra shipments in Xu, Allgor and Graves, 2009).",
+            "'removed' is the share of real-time routing's (window 0, "
+            f"`{real['solver'] if real else '-'}`) extra shipments that the window and solver "
+            "remove (re-evaluating in batches removed 40-50% of real-time decisions' extra "
+            "shipments in Xu, Allgor and Graves, 2009).",
             "",
-            "| window | cost per order | vs real time | packages/order | extra shipments | "
-            "removed | split | p99 latency ms | batches |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| solver | window | cost per order | vs real time | packages/order | extra shipments "
+            "| removed | unfilled first | cancelled | split | p99 latency ms | batches |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for s in sweep:
             vs = removed = ""
@@ -212,8 +215,11 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
                 vs = f"{100 * (s['cost']['total'] / real['cost']['total'] - 1):+.2f}%"
                 if real["extra_shipments"] > 0:
                     removed = _pct(1 - s["extra_shipments"] / real["extra_shipments"])
-            out.append(f"| {s['window']:g} s | {s['cost_per_order']:.4f} | {vs} | "
+            budget = "" if s.get("work_limit") is None else f", {s['work_limit']} work"
+            out.append(f"| `{s['solver']}`{budget} | {s['window']:g} s | "
+                       f"{s['cost_per_order']:.4f} | {vs} | "
                        f"{s['packages_per_order']:.4f} | {s['extra_shipments']:,} | {removed} | "
+                       f"{s['units']['unfilled_first']:,} | {s['units']['cancelled']:,} | "
                        f"{_pct(s['split_rate'])} | {_ms(s['latency_p99'])} | {s['batches']:,} |")
         out.append("")
     if plots:
@@ -277,11 +283,14 @@ def plot(main: ReplayResult, sweep: Sequence[dict[str, Any]], directory: str | P
 
     if sweep:
         fig, ax = plt.subplots(figsize=(6, 4))
-        w = [max(s["window"], 0.1) for s in sweep]
-        ax.plot(w, [s["cost_per_order"] for s in sweep], "o-")
-        for s, wx in zip(sweep, w, strict=True):
-            ax.annotate(f"{s['window']:g} s", (wx, s["cost_per_order"]),
-                        textcoords="offset points", xytext=(4, 4))
+        for solver in sorted({s["solver"] for s in sweep}):
+            runs = sorted((s for s in sweep if s["solver"] == solver), key=lambda s: s["window"])
+            w = [max(s["window"], 0.1) for s in runs]
+            ax.plot(w, [s["cost_per_order"] for s in runs], "o-", label=solver)
+            for s, wx in zip(runs, w, strict=True):
+                ax.annotate(f"{s['window']:g} s", (wx, s["cost_per_order"]),
+                            textcoords="offset points", xytext=(4, 4))
+        ax.legend()
         ax.set_xscale("log")
         ax.set_xlabel("window, s (0 drawn at 0.1)")
         ax.set_ylabel("cost per order")
