@@ -30,7 +30,8 @@ from benchmarks.runner import Plan, Settings, execute, jsonl_sink, make_plan, re
 from benchmarks.suites import PROFILES, REPO, SUITES, SolverSel, SuiteConfig
 from router.solvers.registry import registry
 
-DEFAULT_OUT = REPO / "benchmarks" / "results"
+DEFAULT_OUT = REPO / "benchmarks" / "results"  # the committed results
+RUNS_DIR = DEFAULT_OUT / "runs"  # a new folder per run unless told otherwise (git-ignored)
 RUNS_FILE = "raw/runs.jsonl"  # every field of every run (scratch, not committed)
 RUNS_CSV = "runs.csv"  # the committed per-run records
 
@@ -67,15 +68,64 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rerun solvers at larger budgets even when they stopped on their own")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import a module first (e.g. one that registers extra solvers)")
-    p.add_argument("-o", "--out", metavar="DIR", help=f"results directory (default {DEFAULT_OUT})")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-o", "--out", metavar="DIR",
+                       help="results directory (default: a new folder "
+                            f"{_rel(RUNS_DIR)}/<UTC time>/)")
+    where.add_argument("--update-results", action="store_true",
+                       help=f"write to the committed results, {_rel(DEFAULT_OUT)}/ (replacing "
+                            "them)")
     p.add_argument("--append", action="store_true",
-                   help="add to the runs already in DIR instead of starting afresh")
+                   help="add to the runs already in DIR (with -o or --update-results) instead "
+                        "of starting afresh")
     p.add_argument("--dry-run", action="store_true",
                    help="print what would run and the worst-case time, run nothing")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the report, CSV files and plots from DIR/raw/runs.jsonl "
-                        "(or DIR/runs.csv)")
+                        "(or DIR/runs.csv); DIR is -o, the committed results with "
+                        "--update-results, else the newest folder of a default run")
     p.add_argument("--no-plots", action="store_true")
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _new_run_dir() -> Path:
+    """A folder of RUNS_DIR that does not exist yet, named by the UTC time."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out, k = RUNS_DIR / stamp, 1
+    while out.exists():
+        k += 1
+        out = RUNS_DIR / f"{stamp}-{k}"
+    return out
+
+
+def _latest_run_dir() -> Path | None:
+    runs = sorted(p for p in RUNS_DIR.glob("*") if p.is_dir()) if RUNS_DIR.is_dir() else []
+    return runs[-1] if runs else None
+
+
+def output_dir(args: argparse.Namespace) -> tuple[Path | None, str | None]:
+    """Where the results go: ``-o DIR``; the committed results with ``--update-results``; else
+    a new folder of RUNS_DIR (the newest one for ``--report-only``). ``(None, why)`` when the
+    options do not say."""
+    if args.out:
+        return Path(args.out), None
+    if args.update_results:
+        return DEFAULT_OUT, None
+    if args.report_only:
+        latest = _latest_run_dir()
+        if latest is None:
+            return None, (f"no run in {RUNS_DIR} to report on; give -o DIR, or "
+                          "--update-results for the committed results")
+        return latest, None
+    if args.append:
+        return None, "--append adds to an earlier run: give -o DIR or --update-results"
+    return _new_run_dir(), None
 
 
 def _split(v: str | None) -> list[str]:
@@ -169,7 +219,11 @@ def write_outputs(out: Path, meta: dict[str, Any], plots: bool = True,
 
 
 def run(args: argparse.Namespace, command: str) -> int:
-    out = Path(args.out) if args.out else DEFAULT_OUT
+    found, why = output_dir(args)
+    if found is None:
+        print(f"bench: {why}", file=sys.stderr)
+        return 2
+    out = found
     meta_path = out / "meta.json"
     if args.report_only:
         records = read_runs(out)
@@ -196,14 +250,17 @@ def run(args: argparse.Namespace, command: str) -> int:
     except RuntimeError as e:
         print(f"bench: {e}", file=sys.stderr)
         return 2
-    print(describe_plan(plan, history(out) if args.dry_run else None),
-          file=sys.stderr)
+    past = None
+    if args.dry_run:  # expected times from the runs in DIR, else from the committed ones
+        past = history(out) if out.exists() else history(DEFAULT_OUT)
+    print(describe_plan(plan, past), file=sys.stderr)
     if args.dry_run:
         return 0
     if not plan.items:
         print("bench: nothing to run (no instance or no solver matches)", file=sys.stderr)
         return 2
     (out / "raw").mkdir(parents=True, exist_ok=True)
+    print(f"bench: results go to {out}", file=sys.stderr)
     meta: dict[str, Any] = {}
     if args.append and meta_path.exists():
         meta = json.loads(meta_path.read_text())

@@ -18,6 +18,7 @@ from router.errors import (
     SolverUnavailable,
     VerificationError,
 )
+from router.explain import explain
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
@@ -42,5 +43,5 @@ __all__ = [
     "Budget", "GapInstance", "InputError", "Instance", "Interrupted", "Limit", "Network",
     "OptionError", "Plan", "Problem", "Reason", "RouterError", "SolverUnavailable", "Status",
     "Termination", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
-    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify",
+    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify", "explain",
 ]

@@ -22,8 +22,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from router import jit
 from router.geo import EARTH_RADIUS_KM, haversine_km_scalar, haversine_rad
 from router.instance import GAP_SKU, GapInstance, Instance, Order, OrderColumns, order_columns
+from router.jit import njit
 
 IntArray = np.ndarray
 FloatArray = np.ndarray
@@ -131,6 +133,13 @@ def expand_ranges(starts: IntArray, counts: IntArray) -> IntArray:
     return np.repeat(np.asarray(starts, dtype=np.int64), counts) + (np.arange(total) - offsets)
 
 
+def _ptr(counts: IntArray) -> IntArray:
+    """CSR pointer (n+1,) of segments of the given sizes."""
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
 def segment_ptr(keys: IntArray, n: int) -> IntArray:
     """CSR pointer (n+1,) for sorted ``keys`` in ``0..n-1``."""
     ptr = np.zeros(n + 1, dtype=np.int64)
@@ -170,13 +179,12 @@ class CompiledNetwork:
     snapshot the network was compiled from (inventory less safety stock, the nodes' limits);
     a batch is compiled against any state (:func:`compile_batch`).
 
-    Candidate sources of a line of SKU ``s`` for an order in grid cell ``c``: if the key
-    ``s * n_cells + c`` is in ``cell_key`` (at ``k``), the pools
-    ``cand_pool[cell_ptr[k]:cell_ptr[k + 1]]``, else ``cand_pool[sku_ptr[s]:sku_ptr[s + 1]]``;
-    either list is sorted by node. The second holds the pools of nodes without a local service
-    radius (they may serve any order); the first adds the local pools of the SKU in the cell
-    and its eight neighbours, which hold every order within reach of them. Pools of SKUs a
-    store may not ship are in neither.
+    Candidate sources of a line of SKU ``s`` for an order in grid cell ``c``: the pools
+    ``free_pool[sku_ptr[s]:sku_ptr[s + 1]]`` of nodes without a local service radius (they
+    may serve any order), and the local pools of SKU ``s`` in the cell and its eight
+    neighbours (``loc_pool`` where ``loc_key`` is ``s * n_cells + c'``), which hold every order
+    within reach of them. Pools of SKUs that a store may not ship are in neither. Pool indices
+    of one SKU ascend with the node, so a line's sources sorted by pool are sorted by node.
     """
 
     node_ids: tuple[str, ...]
@@ -204,10 +212,11 @@ class CompiledNetwork:
     express_max_km: float | None
 
     grid: tuple[float, float, int, int] | None  # cell height, width (degrees), columns, cells
-    sku_ptr: IntArray  # (S+1,) into cand_pool
-    cell_key: IntArray  # (K,) sorted
-    cell_ptr: IntArray  # (K+1,) into cand_pool
-    cand_pool: IntArray
+    sku_ptr: IntArray  # (S+1,) into free_pool
+    free_pool: IntArray
+    loc_key: IntArray  # (K,) sorted
+    loc_pool: IntArray  # (K,)
+    loc_sku_ptr: IntArray  # (S+1,) local pools of SKU s: loc_sku_ptr[s]:loc_sku_ptr[s + 1]
 
     def __post_init__(self) -> None:
         freeze_arrays(self)
@@ -228,85 +237,57 @@ class CompiledNetwork:
         n = max(self.n_nodes, 1)
         keys = self.pool_sku * n + self.pool_node
         want = sku * n + node
-        pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
-        found = (keys[pos] == want) if len(keys) else np.zeros(len(want), dtype=bool)
-        return np.where(found, pos, -1)
+        if len(keys) == 0:
+            return np.full(len(want), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+        return np.where(keys[pos] == want, pos, -1)
 
 
 def compile_network(instance: Instance) -> CompiledNetwork:
     """The per-node part of compilation (see :class:`CompiledNetwork`). Uses only
-    ``instance.shipping``, ``.skus`` and ``.nodes`` (their inventories name the pools)."""
-    sku_ids = tuple(s.id for s in instance.skus)
-    sku_index = {s: i for i, s in enumerate(sku_ids)}
-    sku_weight = np.array([s.weight_kg for s in instance.skus], dtype=np.float64)
-    sku_store_ok = np.array([s.store_eligible for s in instance.skus], dtype=bool)
-    nodes = instance.nodes
-    n_nodes = len(nodes)
-    node_lat = np.array([n.lat for n in nodes], dtype=np.float64)
-    node_lon = np.array([n.lon for n in nodes], dtype=np.float64)
-    node_is_store = np.array([n.kind == "store" for n in nodes], dtype=bool)
-    inf = np.inf
-    node_radius = np.array([inf if n.service_radius_km is None else n.service_radius_km
-                            for n in nodes], dtype=np.float64)
-
+    ``instance.shipping``, ``.skus`` and ``.nodes`` (their inventories name the pools; read
+    from the columns built with the instance)."""
+    c = instance.network_columns
+    if (c.inv_sku < 0).any():
+        raise KeyError("an inventory names a SKU the network does not know")
+    n_skus = len(c.sku_ids)
     # stock pools: every (node, SKU) named in an inventory, sorted by (SKU, node)
-    counts = np.array([len(n.inventory) for n in nodes], dtype=np.int64)
-    pool_node = np.repeat(np.arange(n_nodes, dtype=np.int64), counts)
-    pool_sku = np.array([sku_index[s] for n in nodes for s in n.inventory], dtype=np.int64)
-    stock = np.array([q for n in nodes for q in n.inventory.values()], dtype=np.int64)
-    safety = np.array([n.safety_stock for n in nodes], dtype=np.int64)
-    by_sku_node = np.lexsort((pool_node, pool_sku))
-    pool_node, pool_sku = pool_node[by_sku_node], pool_sku[by_sku_node]
-    available = np.maximum(stock[by_sku_node] - safety[pool_node], 0)
+    by_sku_node = np.lexsort((c.inv_node, c.inv_sku))
+    pool_node, pool_sku = c.inv_node[by_sku_node], c.inv_sku[by_sku_node]
+    available = np.maximum(c.inv_qty[by_sku_node] - c.node_safety_stock[pool_node], 0)
 
-    # candidate index: pools of non-local nodes by SKU, then merged lists per (SKU, cell)
-    shippable = ~(node_is_store[pool_node] & ~sku_store_ok[pool_sku])
-    grid, local = _grid(node_radius, node_lat, node_lon)
+    # candidate index: pools of non-local nodes by SKU; local pools by (SKU, grid cell)
+    shippable = ~(c.node_is_store[pool_node] & ~c.sku_store_ok[pool_sku])
+    grid, local = _grid(c.node_radius, c.node_lat, c.node_lon)
     free = np.flatnonzero(shippable & ~local[pool_node])
-    sku_ptr = segment_ptr(pool_sku[free], len(sku_ids))
-    cell_key = np.zeros(0, dtype=np.int64)
-    cell_ptr = np.zeros(1, dtype=np.int64)
-    cand = free
+    sku_ptr = segment_ptr(pool_sku[free], n_skus)
+    loc_key = np.zeros(0, dtype=np.int64)
+    loc_pool = np.zeros(0, dtype=np.int64)
     if grid is not None:
-        _, _, n_cols, n_cells = grid
-        lp = np.flatnonzero(shippable & local[pool_node])
-        around = np.array([dr + dc for dr in (-n_cols, 0, n_cols) for dc in (-1, 0, 1)],
-                          dtype=np.int64)
-        base = pool_sku[lp] * n_cells + _cell(node_lat[pool_node[lp]],
-                                              node_lon[pool_node[lp]], grid)
-        keys = (base[:, None] + around[None, :]).ravel()
-        cell_key, key_of = np.unique(keys, return_inverse=True)
-        key_sku = cell_key // n_cells
-        n_free = sku_ptr[key_sku + 1] - sku_ptr[key_sku]
-        ent_key = np.concatenate([np.repeat(np.arange(len(cell_key), dtype=np.int64), n_free),
-                                  key_of.ravel()])
-        ent_pool = np.concatenate([free[expand_ranges(sku_ptr[key_sku], n_free)],
-                                   np.repeat(lp, len(around))])
-        srt = np.lexsort((ent_pool, ent_key))
-        cell_ptr = segment_ptr(ent_key[srt], len(cell_key)) + len(free)
-        cand = np.concatenate([free, ent_pool[srt]])
+        loc_pool = np.flatnonzero(shippable & local[pool_node])
+        loc_key = pool_sku[loc_pool] * grid[3] + _cell(c.node_lat[pool_node[loc_pool]],
+                                                       c.node_lon[pool_node[loc_pool]], grid)
+        srt = np.argsort(loc_key, kind="stable")  # pools ascend: (key, node) order
+        loc_key, loc_pool = loc_key[srt], loc_pool[srt]
+    loc_sku_ptr = segment_ptr(pool_sku[loc_pool], n_skus)
 
     zones = instance.shipping.zones
-    n_rlat = np.radians(node_lat)
+    n_rlat = np.radians(c.node_lat)
     return CompiledNetwork(
-        node_ids=tuple(n.id for n in nodes), sku_ids=sku_ids,
+        node_ids=c.node_ids, sku_ids=c.sku_ids,
         pool_node=pool_node, pool_sku=pool_sku, pool_available=available,
-        node_max_packages=np.array([inf if n.max_packages is None else n.max_packages
-                                    for n in nodes], dtype=np.float64),
-        node_capacity=np.array([inf if n.max_units is None else n.max_units for n in nodes],
-                               dtype=np.float64),
-        sku_weight=sku_weight, sku_store_ok=sku_store_ok,
-        node_lat=node_lat, node_lon=node_lon, node_rlat=n_rlat, node_rlon=np.radians(node_lon),
-        node_cos=np.cos(n_rlat), node_is_store=node_is_store,
-        node_handling_per_unit=np.array([n.handling_per_unit for n in nodes], dtype=np.float64),
-        node_handling_per_package=np.array([n.handling_per_package for n in nodes],
-                                           dtype=np.float64),
-        node_radius=node_radius,
+        node_max_packages=c.node_max_packages.copy(), node_capacity=c.node_max_units.copy(),
+        sku_weight=c.sku_weight, sku_store_ok=c.sku_store_ok,
+        node_lat=c.node_lat, node_lon=c.node_lon, node_rlat=n_rlat,
+        node_rlon=np.radians(c.node_lon), node_cos=np.cos(n_rlat),
+        node_is_store=c.node_is_store, node_handling_per_unit=c.node_handling_per_unit,
+        node_handling_per_package=c.node_handling_per_package, node_radius=c.node_radius,
         zone_max_km=np.array([z.max_km for z in zones], dtype=np.float64),
         zone_per_package=np.array([z.per_package for z in zones], dtype=np.float64),
         zone_per_kg=np.array([z.per_kg for z in zones], dtype=np.float64),
         express_max_km=instance.shipping.express_max_km,
-        grid=grid, sku_ptr=sku_ptr, cell_key=cell_key, cell_ptr=cell_ptr, cand_pool=cand,
+        grid=grid, sku_ptr=sku_ptr, free_pool=free, loc_key=loc_key, loc_pool=loc_pool,
+        loc_sku_ptr=loc_sku_ptr,
     )
 
 
@@ -348,9 +329,10 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
     node_cap = _state(node_capacity, n_nodes, "node_capacity")
     if (cols.line_sku < 0).any():
         raise KeyError("an order line names a SKU the network does not know")
+    n_orders = len(cols)
+    banned = _banned_keys(banned_arcs, n_orders, n_nodes)
 
     # orders and lines
-    n_orders = len(cols)
     line_sku, line_qty, order_line_ptr = cols.line_sku, cols.line_qty, cols.line_ptr
     n_lines = len(line_sku)
     line_order = np.repeat(np.arange(n_orders, dtype=np.int64), np.diff(order_line_ptr))
@@ -367,52 +349,70 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
     pool_new = np.full(net.n_pools, -1, dtype=np.int64)
     pool_new[pools] = np.arange(len(pools), dtype=np.int64)
 
-    # candidate (line, pool) pairs from the network's index, sorted by (line, node)
-    start, count = _candidates(net, cols, line_order)
-    e_net = net.cand_pool[expand_ranges(start, count)]
-    e_line = np.repeat(np.arange(n_lines, dtype=np.int64), count)
-    keep = pool_ok[e_net]
-    e_node = net.pool_node[e_net]
-    if banned_arcs is not None and len(banned_arcs):
-        keep &= ~_banned(banned_arcs, n_orders, n_nodes, line_order[e_line] * nn + e_node)
-    e_line, e_net, e_node = e_line[keep], e_net[keep], e_node[keep]
-
-    # arcs: unique (order, node) pairs, filtered by zone, express and service radius
-    e_key = line_order[e_line] * nn + e_node
-    n_pairs = n_orders * nn
-    if n_pairs <= 4 * len(e_key) + (1 << 20):
-        # dense marking: the sorted unique keys and each key's rank, without a sort
-        mark = np.zeros(n_pairs, dtype=bool)
-        mark[e_key] = True
-        arc_key = np.flatnonzero(mark)
-        e_arc = (np.cumsum(mark) - 1)[e_key]
+    # candidate (line, pool) pairs, sorted by (line, node), and the arcs: unique (order, node)
+    line_cell = np.zeros(n_lines, dtype=np.int64)
+    if net.grid is not None and n_lines:
+        line_cell = (line_sku * net.grid[3]
+                     + _cell(cols.lat, cols.lon, net.grid)[line_order])
+    if jit.ENABLED:
+        n_cols = 0 if net.grid is None else net.grid[2]
+        guess = int((net.sku_ptr[line_sku + 1] - net.sku_ptr[line_sku]).sum()) + 4 * n_lines
+        count, e_line, e_net = _line_pools(line_sku, line_cell, net.sku_ptr, net.free_pool,
+                                           net.loc_key, net.loc_pool, net.loc_sku_ptr, n_cols,
+                                           pool_ok, net.pool_node, line_order, banned, nn,
+                                           guess)
+        arc_order, arc_node, e_arc = _arcs_of_orders(order_line_ptr, _ptr(count), e_net,
+                                                     net.pool_node)
     else:
-        arc_key, e_arc = np.unique(e_key, return_inverse=True)
-    arc_order = arc_key // nn
-    arc_node = arc_key % nn
-    o_rlat = np.radians(cols.lat)
-    km = haversine_rad(net.node_rlat[arc_node], net.node_rlon[arc_node], net.node_cos[arc_node],
-                       o_rlat[arc_order], np.radians(cols.lon)[arc_order],
-                       np.cos(o_rlat)[arc_order])
+        e_line, e_net = _line_pools_numpy(net, line_sku, line_cell, pool_ok, line_order,
+                                          banned, nn)
+        e_node = net.pool_node[e_net]
+        arc_order, arc_node, e_arc = _arcs_numpy(line_order[e_line] * nn + e_node, n_orders,
+                                                 nn)
+
+    # arcs filtered by zone, express and service radius
+    km = _distances(net, cols, arc_node, arc_order)
+    near_done = np.zeros(0, dtype=np.int64)
     express_km = net.express_max_km
     limits = net.zone_max_km.tolist()
     if express_km is not None:
         limits.append(express_km)
-    km = _exact_near_limits(km, limits, net.node_radius, arc_node, arc_order, net.node_lat,
-                            net.node_lon, cols.lat, cols.lon)
-    zone = np.searchsorted(net.zone_max_km, km, side="left")
-    ok = (zone < len(net.zone_max_km)) & (km <= net.node_radius[arc_node])
-    if express_km is not None:
-        ok &= ~cols.express[arc_order] | (km <= express_km)
-    new_index = np.cumsum(ok) - 1
-    keep_e = ok[e_arc]
-    e_line, e_net, e_arc = e_line[keep_e], e_net[keep_e], new_index[e_arc[keep_e]]
-    arc_order, arc_node, km, zone = arc_order[ok], arc_node[ok], km[ok], zone[ok]
-
-    arc_cost = net.zone_per_package[zone] + net.node_handling_per_package[arc_node]
-    e_unit = (net.zone_per_kg[zone[e_arc]] * net.sku_weight[line_sku[e_line]]
-              + net.node_handling_per_unit[arc_node[e_arc]])
-    e_ub = np.minimum(line_qty[e_line], avail[e_net]).astype(np.int64)
+    if jit.ENABLED:
+        lo, hi = _limit_bands(limits)
+        express = np.inf if express_km is None else float(express_km)
+        while True:  # a second pass only where a distance lies on a limit (rare)
+            (near, a_order, a_node, a_km, arc_cost, e_line_k, e_arc_k, e_pool, e_unit, e_ub,
+             arcs_of, line_arcs_of) = _finish(
+                km, arc_order, arc_node, e_line, e_net, e_arc, net.zone_max_km,
+                net.zone_per_package, net.zone_per_kg, net.node_radius, cols.express,
+                express_km is not None, express, net.node_handling_per_package,
+                net.node_handling_per_unit, net.sku_weight, line_sku, line_qty, avail,
+                pool_new, n_orders, n_lines, lo, hi, _NEAR_TOL, len(near_done) == 0)
+            if len(near) == 0:
+                break
+            km = _recompute(km, near, arc_node, arc_order, net.node_lat, net.node_lon,
+                            cols.lat, cols.lon)
+            near_done = near
+        arc_order, arc_node, km, e_line, e_arc = a_order, a_node, a_km, e_line_k, e_arc_k
+        order_arc_ptr, line_e_ptr = _ptr(arcs_of), _ptr(line_arcs_of)
+    else:
+        km = _exact_near_limits(km, limits, net.node_radius, arc_node, arc_order,
+                                net.node_lat, net.node_lon, cols.lat, cols.lon)
+        zone = np.searchsorted(net.zone_max_km, km, side="left")
+        ok = (zone < len(net.zone_max_km)) & (km <= net.node_radius[arc_node])
+        if express_km is not None:
+            ok &= ~cols.express[arc_order] | (km <= express_km)
+        new_index = np.cumsum(ok) - 1
+        keep_e = ok[e_arc]
+        e_line, e_net, e_arc = e_line[keep_e], e_net[keep_e], new_index[e_arc[keep_e]]
+        arc_order, arc_node, km, zone = arc_order[ok], arc_node[ok], km[ok], zone[ok]
+        arc_cost = net.zone_per_package[zone] + net.node_handling_per_package[arc_node]
+        e_unit = (net.zone_per_kg[zone[e_arc]] * net.sku_weight[line_sku[e_line]]
+                  + net.node_handling_per_unit[arc_node[e_arc]])
+        e_ub = np.minimum(line_qty[e_line], avail[e_net]).astype(np.int64)
+        e_pool = pool_new[e_net]
+        order_arc_ptr = segment_ptr(arc_order, n_orders)
+        line_e_ptr = segment_ptr(e_line, n_lines)
     # pools that no line-arc uses are kept: indices stay stable and they cost nothing
     problem = Problem(
         name=name, kind="routing", order_ids=cols.ids, node_ids=net.node_ids,
@@ -421,26 +421,27 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
         node_max_packages=node_maxp, node_capacity=node_cap,
         pool_node=net.pool_node[pools], pool_sku=net.pool_sku[pools], pool_qty=avail[pools],
         arc_order=arc_order, arc_node=arc_node, arc_cost=arc_cost, arc_km=km,
-        order_arc_ptr=segment_ptr(arc_order, n_orders),
-        e_line=e_line, e_arc=e_arc, e_pool=pool_new[e_net], e_unit_cost=e_unit,
+        order_arc_ptr=order_arc_ptr,
+        e_line=e_line, e_arc=e_arc, e_pool=e_pool, e_unit_cost=e_unit,
         e_use=np.ones(len(e_line), dtype=np.float64), e_ub=e_ub,
-        line_e_ptr=segment_ptr(e_line, n_lines),
+        line_e_ptr=line_e_ptr,
     )
     object.__setattr__(problem, "compile_seconds", time.perf_counter() - t0)
     return problem
 
 
-def _banned(banned_arcs: np.ndarray, n_orders: int, n_nodes: int, e_key: IntArray
-            ) -> np.ndarray:
-    """Which keys (order * max(N, 1) + node) are among the banned (order, node) pairs."""
+def _banned_keys(banned_arcs: np.ndarray | None, n_orders: int, n_nodes: int) -> IntArray:
+    """The banned (order, node) pairs as sorted unique keys order * max(N, 1) + node."""
+    if banned_arcs is None:
+        return np.zeros(0, dtype=np.int64)
     b = np.asarray(banned_arcs, dtype=np.int64)
+    if b.size == 0:
+        return np.zeros(0, dtype=np.int64)
     if b.ndim != 2 or b.shape[1] != 2:
         raise ValueError("banned_arcs: expected a (K, 2) array of (order position, node index)")
     if ((b[:, 0] < 0) | (b[:, 0] >= n_orders) | (b[:, 1] < 0) | (b[:, 1] >= n_nodes)).any():
         raise ValueError("banned_arcs: an order position or node index is out of range")
-    bk = np.unique(b[:, 0] * max(n_nodes, 1) + b[:, 1])
-    pos = np.minimum(np.searchsorted(bk, e_key), len(bk) - 1)
-    return bk[pos] == e_key
+    return np.unique(b[:, 0] * max(n_nodes, 1) + b[:, 1])
 
 
 LOCAL_RADIUS_KM = 1000.0
@@ -489,19 +490,327 @@ def _cell(lat: FloatArray, lon: FloatArray, grid: tuple[float, float, int, int])
             + np.floor((lon + 180.0) / g_lon).astype(np.int64) + 1)
 
 
-def _candidates(net: CompiledNetwork, cols: OrderColumns, line_order: IntArray
-                ) -> tuple[IntArray, IntArray]:
-    """Where each line's candidate pools start in ``net.cand_pool``, and how many."""
-    sku = cols.line_sku
-    start = net.sku_ptr[sku]
-    count = net.sku_ptr[sku + 1] - start
-    if net.grid is not None and len(net.cell_key) and len(sku):
-        key = sku * net.grid[3] + _cell(cols.lat, cols.lon, net.grid)[line_order]
-        k = np.minimum(np.searchsorted(net.cell_key, key), len(net.cell_key) - 1)
-        hit = net.cell_key[k] == key
-        start = np.where(hit, net.cell_ptr[k], start)
-        count = np.where(hit, net.cell_ptr[k + 1] - net.cell_ptr[k], count)
-    return start, count
+def _around(grid: tuple[float, float, int, int] | None) -> IntArray:
+    """Key offsets of a cell and its eight neighbours (none without a grid)."""
+    if grid is None:
+        return np.zeros(0, dtype=np.int64)
+    n_cols = grid[2]
+    return np.array([dr + dc for dr in (-n_cols, 0, n_cols) for dc in (-1, 0, 1)],
+                    dtype=np.int64)
+
+
+def _line_pools_numpy(net: CompiledNetwork, line_sku: IntArray, line_cell: IntArray,
+                      pool_ok: np.ndarray, line_order: IntArray, banned: IntArray,
+                      nn: int) -> tuple[IntArray, IntArray]:
+    """(line, pool) candidate pairs, sorted by (line, node): the vectorised twin of
+    :func:`_line_pools`."""
+    n_lines = len(line_sku)
+    start = net.sku_ptr[line_sku]
+    count = net.sku_ptr[line_sku + 1] - start
+    lines = [np.repeat(np.arange(n_lines, dtype=np.int64), count)]
+    pools = [net.free_pool[expand_ranges(start, count)]]
+    if len(net.loc_key):
+        for off in _around(net.grid).tolist():
+            lo = np.searchsorted(net.loc_key, line_cell + off, side="left")
+            hi = np.searchsorted(net.loc_key, line_cell + off, side="right")
+            lines.append(np.repeat(np.arange(n_lines, dtype=np.int64), hi - lo))
+            pools.append(net.loc_pool[expand_ranges(lo, hi - lo)])
+    e_line, e_net = np.concatenate(lines), np.concatenate(pools)
+    keep = pool_ok[e_net]
+    if len(banned):
+        key = line_order[e_line] * nn + net.pool_node[e_net]
+        pos = np.minimum(np.searchsorted(banned, key), len(banned) - 1)
+        keep &= banned[pos] != key
+    e_line, e_net = e_line[keep], e_net[keep]
+    srt = np.argsort(e_line * nn + net.pool_node[e_net], kind="stable")
+    return e_line[srt], e_net[srt]
+
+
+def _arcs_numpy(e_key: IntArray, n_orders: int, nn: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Arcs (unique keys order * nn + node) and each line-arc's arc: the vectorised twin of
+    :func:`_arcs_of_orders`."""
+    n_pairs = n_orders * nn
+    if n_pairs <= 4 * len(e_key) + (1 << 20):
+        # dense marking: the sorted unique keys and each key's rank, without a sort
+        mark = np.zeros(n_pairs, dtype=bool)
+        mark[e_key] = True
+        arc_key = np.flatnonzero(mark)
+        e_arc = (np.cumsum(mark) - 1)[e_key]
+    else:
+        arc_key, e_arc = np.unique(e_key, return_inverse=True)
+    return arc_key // nn, arc_key % nn, e_arc
+
+
+@njit
+def _line_pools(line_sku, line_key, sku_ptr, free_pool, loc_key, loc_pool, loc_sku_ptr, n_cols,
+                pool_ok, pool_node, line_order, banned, nn, guess):  # pragma: no cover
+    """For each line, its candidate pools (the free pools of its SKU and the local ones in
+    the cell of its order, key ``line_key``, and the eight around) that may ship now and are
+    not banned, sorted by pool (so by node): the count per line and the pools, lines in
+    order. (Compiled; the vectorised twin is :func:`_line_pools_numpy`.)"""
+    n_lines = len(line_sku)
+    count = np.zeros(n_lines, dtype=np.int64)
+    out = np.empty(max(16, guess), dtype=np.int64)
+    out_line = np.empty(max(16, guess), dtype=np.int64)
+    buf = np.empty(64, dtype=np.int64)
+    ne = 0
+    for ln in range(n_lines):
+        s = line_sku[ln]
+        k = 0
+        for j in range(sku_ptr[s], sku_ptr[s + 1]):
+            p = free_pool[j]
+            if pool_ok[p]:
+                if k == len(buf):
+                    buf = np.concatenate((buf, np.empty(len(buf), dtype=np.int64)))
+                buf[k] = p
+                k += 1
+        n_free = k
+        j0 = loc_sku_ptr[s]
+        j1 = loc_sku_ptr[s + 1]
+        if j1 > j0:
+            c = line_key[ln]
+            for row in range(3):
+                lo = c + (row - 1) * n_cols - 1  # three cells of one row of the 3 x 3
+                if j1 - j0 <= 16:
+                    j = j0
+                    while j < j1 and loc_key[j] < lo:
+                        j += 1
+                else:
+                    j = j0 + np.searchsorted(loc_key[j0:j1], lo)
+                while j < j1 and loc_key[j] <= lo + 2:
+                    p = loc_pool[j]
+                    if pool_ok[p]:
+                        if k == len(buf):
+                            buf = np.concatenate((buf, np.empty(len(buf), dtype=np.int64)))
+                        buf[k] = p
+                        k += 1
+                    j += 1
+            if k > n_free:  # merge: insertion sort (the free part is sorted already)
+                for i in range(n_free, k):
+                    v = buf[i]
+                    t = i - 1
+                    while t >= 0 and buf[t] > v:
+                        buf[t + 1] = buf[t]
+                        t -= 1
+                    buf[t + 1] = v
+        if len(banned):
+            o = line_order[ln] * nn
+            kept = 0
+            for i in range(k):
+                key = o + pool_node[buf[i]]
+                j = np.searchsorted(banned, key)
+                if j < len(banned) and banned[j] == key:
+                    continue
+                buf[kept] = buf[i]
+                kept += 1
+            k = kept
+        if ne + k > len(out):
+            size = max(2 * len(out), ne + k)
+            grown = np.empty(size, dtype=np.int64)
+            grown[:ne] = out[:ne]
+            out = grown
+            grown = np.empty(size, dtype=np.int64)
+            grown[:ne] = out_line[:ne]
+            out_line = grown
+        for i in range(k):
+            out[ne + i] = buf[i]
+            out_line[ne + i] = ln
+        ne += k
+        count[ln] = k
+    return count, out_line[:ne], out[:ne]
+
+
+@njit
+def _arcs_of_orders(order_line_ptr, line_e_ptr, e_pool, pool_node):  # pragma: no cover
+    """The arcs (unique (order, node), sorted) of line-arcs (pools ``e_pool``) sorted by
+    (line, node), and each line-arc's arc. (Compiled; the twin is :func:`_arcs_numpy`.)"""
+    n_orders = len(order_line_ptr) - 1
+    n_e = len(e_pool)
+    e_node = np.empty(n_e, dtype=np.int64)
+    for e in range(n_e):
+        e_node[e] = pool_node[e_pool[e]]
+    e_arc = np.empty(n_e, dtype=np.int64)
+    arc_order = np.empty(n_e, dtype=np.int64)
+    arc_node = np.empty(n_e, dtype=np.int64)
+    buf = np.empty(64, dtype=np.int64)
+    na = 0
+    for o in range(n_orders):
+        e0 = line_e_ptr[order_line_ptr[o]]
+        e1 = line_e_ptr[order_line_ptr[o + 1]]
+        increasing = True
+        for e in range(e0 + 1, e1):
+            if e_node[e] <= e_node[e - 1]:
+                increasing = False
+                break
+        if increasing:  # one line, or lines on disjoint ascending nodes: arcs are line-arcs
+            for e in range(e0, e1):
+                arc_order[na] = o
+                arc_node[na] = e_node[e]
+                e_arc[e] = na
+                na += 1
+            continue
+        if e1 - e0 > len(buf):
+            buf = np.empty(e1 - e0, dtype=np.int64)
+        k = 0
+        for e in range(e0, e1):  # insertion into the sorted unique nodes of the order
+            v = e_node[e]
+            t = k - 1
+            while t >= 0 and buf[t] > v:
+                t -= 1
+            if t >= 0 and buf[t] == v:
+                continue
+            for u in range(k, t + 1, -1):
+                buf[u] = buf[u - 1]
+            buf[t + 1] = v
+            k += 1
+        for i in range(k):
+            arc_order[na + i] = o
+            arc_node[na + i] = buf[i]
+        for e in range(e0, e1):
+            e_arc[e] = na + np.searchsorted(buf[:k], e_node[e])
+        na += k
+    return arc_order[:na], arc_node[:na], e_arc
+
+
+_CHUNK = 1 << 16
+"""Arcs per block of the distance computation (temporaries stay small and in cache)."""
+
+
+def _distances(net: CompiledNetwork, cols: OrderColumns, arc_node: IntArray,
+               arc_order: IntArray) -> FloatArray:
+    """Haversine km of every arc, block by block (elementwise: the same values as one
+    whole-array call)."""
+    km = np.empty(len(arc_node), dtype=np.float64)
+    o_rlat = np.radians(cols.lat)
+    o_rlon = np.radians(cols.lon)
+    o_cos = np.cos(o_rlat)
+    for lo in range(0, len(km), _CHUNK):
+        n = arc_node[lo:lo + _CHUNK]
+        o = arc_order[lo:lo + _CHUNK]
+        km[lo:lo + _CHUNK] = haversine_rad(net.node_rlat[n], net.node_rlon[n], net.node_cos[n],
+                                           o_rlat[o], o_rlon[o], o_cos[o])
+    return km
+
+
+_NEAR_TOL = 1e-9
+
+
+def _limit_bands(limits: list[float]) -> tuple[FloatArray, FloatArray]:
+    """The bands around each limit (sorted) within which a distance is recomputed."""
+    lim = np.sort(np.asarray(limits, dtype=np.float64))
+    return lim - _NEAR_TOL * (1.0 + lim), lim + _NEAR_TOL * (1.0 + lim)
+
+
+def _recompute(km: FloatArray, idx: IntArray, arc_node: IntArray, arc_order: IntArray,
+               node_lat: FloatArray, node_lon: FloatArray, order_lat: FloatArray,
+               order_lon: FloatArray) -> FloatArray:
+    """``km`` with the arcs ``idx`` recomputed by the verifier's scalar formula."""
+    if len(idx) == 0:
+        return km
+    km = km.copy()
+    for i in idx.tolist():
+        n, o = int(arc_node[i]), int(arc_order[i])
+        km[i] = haversine_km_scalar(float(node_lat[n]), float(node_lon[n]), float(order_lat[o]),
+                                    float(order_lon[o]))
+    return km
+
+
+@njit
+def _near_limits(km, lo, hi, node_radius, arc_node, tol):  # pragma: no cover  (compiled)
+    """Arcs whose distance lies within a band of a limit or of their node's service radius
+    (the twin of the test in :func:`_exact_near_limits`)."""
+    out = np.empty(16, dtype=np.int64)
+    k = 0
+    for i in range(len(km)):
+        d = km[i]
+        near = False
+        for j in range(len(lo)):
+            if lo[j] <= d <= hi[j]:
+                near = True
+                break
+        r = node_radius[arc_node[i]]
+        if not near and np.isfinite(r) and abs(d - r) <= tol * (1.0 + r):
+            near = True
+        if near:
+            if k == len(out):
+                out = np.concatenate((out, np.empty(len(out), dtype=np.int64)))
+            out[k] = i
+            k += 1
+    return out[:k].copy()
+
+
+@njit
+def _finish(km, arc_order, arc_node, e_line, e_net, e_arc, zone_max, zone_pp, zone_pkg,
+            node_radius, order_express, has_express, express_km, node_hpp, node_hpu,
+            sku_weight, line_sku, line_qty, avail, pool_new, n_orders, n_lines, lo, hi, tol,
+            find_near):  # pragma: no cover  (compiled)
+    """Arcs kept (a zone, within the node's service radius and the express radius) and their
+    costs; line-arcs of the arcs kept, their unit costs and bounds; arcs per order and
+    line-arcs per line. With ``find_near``, first the arcs whose distance lies within a band
+    of a limit or of their node's service radius (the test of :func:`_exact_near_limits`):
+    where there are any, they are returned alone, to be recomputed."""
+    n_a = len(km)
+    if find_near:
+        near = _near_limits(km, lo, hi, node_radius, arc_node, tol)
+        if len(near):
+            e0 = np.zeros(0, dtype=np.int64)
+            f0 = np.zeros(0)
+            return (near, e0, e0, f0, f0, e0, e0, e0, f0, e0, e0, e0)
+    near = np.zeros(0, dtype=np.int64)
+    n_z = len(zone_max)
+    new_index = np.empty(n_a, dtype=np.int64)
+    zone = np.empty(n_a, dtype=np.int64)
+    a_order = np.empty(n_a, dtype=np.int64)
+    a_node = np.empty(n_a, dtype=np.int64)
+    a_km = np.empty(n_a)
+    a_cost = np.empty(n_a)
+    arcs_of = np.zeros(n_orders, dtype=np.int64)
+    line_arcs_of = np.zeros(n_lines, dtype=np.int64)
+    na = 0
+    for a in range(n_a):
+        d = km[a]
+        z = 0
+        while z < n_z and zone_max[z] < d:
+            z += 1
+        n = arc_node[a]
+        o = arc_order[a]
+        ok = z < n_z and d <= node_radius[n]
+        if ok and has_express and order_express[o] and not d <= express_km:
+            ok = False
+        if not ok:
+            new_index[a] = -1
+            continue
+        new_index[a] = na
+        zone[a] = z
+        a_order[na] = o
+        a_node[na] = n
+        a_km[na] = d
+        a_cost[na] = zone_pp[z] + node_hpp[n]
+        arcs_of[o] += 1
+        na += 1
+    n_e = len(e_line)
+    o_line = np.empty(n_e, dtype=np.int64)
+    o_arc = np.empty(n_e, dtype=np.int64)
+    o_pool = np.empty(n_e, dtype=np.int64)
+    o_unit = np.empty(n_e)
+    o_ub = np.empty(n_e, dtype=np.int64)
+    ne = 0
+    for e in range(n_e):
+        a = e_arc[e]
+        j = new_index[a]
+        if j < 0:
+            continue
+        ln = e_line[e]
+        p = e_net[e]
+        o_line[ne] = ln
+        o_arc[ne] = j
+        o_pool[ne] = pool_new[p]
+        o_unit[ne] = zone_pkg[zone[a]] * sku_weight[line_sku[ln]] + node_hpu[arc_node[a]]
+        o_ub[ne] = np.int64(min(float(line_qty[ln]), avail[p]))
+        line_arcs_of[ln] += 1
+        ne += 1
+    return (near, a_order[:na], a_node[:na], a_km[:na], a_cost[:na], o_line[:ne], o_arc[:ne],
+            o_pool[:ne], o_unit[:ne], o_ub[:ne], arcs_of, line_arcs_of)
 
 
 def _exact_near_limits(km: FloatArray, limits: list[float], node_radius: FloatArray,

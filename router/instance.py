@@ -28,8 +28,8 @@ from router.records import (
 from router.validate import instance_fields
 
 __all__ = ["FORMAT", "GAP_SKU", "AnyInstance", "GapInstance", "Instance", "Line", "Node",
-           "NodeKind", "Order", "OrderColumns", "Service", "Shipping", "Sku", "Zone",
-           "order_columns"]
+           "NetworkColumns", "NodeKind", "Order", "OrderColumns", "Service", "Shipping", "Sku",
+           "Zone", "network_columns", "order_columns"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +86,72 @@ def order_columns(orders: Sequence[Order], sku_ids: tuple[str, ...]) -> OrderCol
     )
 
 
+@dataclass(frozen=True, eq=False)
+class NetworkColumns:
+    """SKUs, nodes and inventories as read-only columns: one row per SKU, per node, and per
+    inventory entry (in the nodes' order, then each inventory's). ``inv_sku`` indexes
+    ``sku_ids`` (-1 for a SKU not in it); limits and radii are inf where absent."""
+
+    sku_ids: tuple[str, ...]
+    sku_weight: np.ndarray  # (S,) float64
+    sku_store_ok: np.ndarray  # (S,) bool
+    node_ids: tuple[str, ...]
+    node_lat: np.ndarray  # (N,) float64
+    node_lon: np.ndarray
+    node_is_store: np.ndarray  # (N,) bool
+    node_handling_per_unit: np.ndarray
+    node_handling_per_package: np.ndarray
+    node_max_packages: np.ndarray  # (N,) float64, inf where unlimited
+    node_max_units: np.ndarray
+    node_safety_stock: np.ndarray  # (N,) int64
+    node_radius: np.ndarray  # (N,) float64, inf where none
+    inv_node: np.ndarray  # (I,) int64
+    inv_sku: np.ndarray  # (I,) int64
+    inv_qty: np.ndarray  # (I,) int64
+
+    def __post_init__(self) -> None:
+        for v in vars(self).values():
+            if isinstance(v, np.ndarray):
+                v.setflags(write=False)
+
+
+def network_columns(skus: Sequence[Sku], nodes: Sequence[Node]) -> NetworkColumns:
+    """The columns of a network's SKUs, nodes and inventories."""
+    sku_ids = tuple(s.id for s in skus)
+    index = {s: i for i, s in enumerate(sku_ids)}
+    n = len(nodes)
+    inf = math.inf
+
+    def col(values: Any, dtype: Any = np.float64) -> np.ndarray:
+        return np.fromiter(values, dtype=dtype, count=n)
+
+    counts = col((len(nd.inventory) for nd in nodes), np.int64)
+    n_inv = int(counts.sum())
+    get = index.get
+    return NetworkColumns(
+        sku_ids=sku_ids,
+        sku_weight=np.fromiter((s.weight_kg for s in skus), dtype=np.float64, count=len(skus)),
+        sku_store_ok=np.fromiter((s.store_eligible for s in skus), dtype=bool,
+                                 count=len(skus)),
+        node_ids=tuple(nd.id for nd in nodes),
+        node_lat=col(nd.lat for nd in nodes), node_lon=col(nd.lon for nd in nodes),
+        node_is_store=col((nd.kind == "store" for nd in nodes), bool),
+        node_handling_per_unit=col(nd.handling_per_unit for nd in nodes),
+        node_handling_per_package=col(nd.handling_per_package for nd in nodes),
+        node_max_packages=col(inf if nd.max_packages is None else nd.max_packages
+                              for nd in nodes),
+        node_max_units=col(inf if nd.max_units is None else nd.max_units for nd in nodes),
+        node_safety_stock=col((nd.safety_stock for nd in nodes), np.int64),
+        node_radius=col(inf if nd.service_radius_km is None else nd.service_radius_km
+                        for nd in nodes),
+        inv_node=np.repeat(np.arange(n, dtype=np.int64), counts),
+        inv_sku=np.fromiter((get(s, -1) for nd in nodes for s in nd.inventory),
+                            dtype=np.int64, count=n_inv),
+        inv_qty=np.fromiter((q for nd in nodes for q in nd.inventory.values()),
+                            dtype=np.int64, count=n_inv),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Instance:
     """One batch: the network snapshot and the orders to route (SPEC section 2)."""
@@ -98,16 +164,24 @@ class Instance:
     orders: tuple[Order, ...]
     default_max_packages: int | None = None
     _columns: OrderColumns = field(init=False, repr=False, compare=False)
+    _network_columns: NetworkColumns = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # built once with the instance (loading), read by every compilation
-        object.__setattr__(self, "_columns", order_columns(
-            self.orders, tuple(s.id for s in self.skus)))
+        net = network_columns(self.skus, self.nodes)
+        object.__setattr__(self, "_network_columns", net)
+        object.__setattr__(self, "_columns", order_columns(self.orders, net.sku_ids))
 
     @property
     def columns(self) -> OrderColumns:
         """The orders as read-only columns (built once, when the instance is)."""
         return self._columns
+
+    @property
+    def network_columns(self) -> NetworkColumns:
+        """SKUs, nodes and inventories as read-only columns (built once, with the
+        instance)."""
+        return self._network_columns
 
     @staticmethod
     def from_dict(data: Any, source: str = "<dict>") -> Instance:

@@ -3,15 +3,19 @@ as JSON."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
 import enum
+import io
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,18 +24,27 @@ from router.contract import RunStats, Status, Termination, relative_gap
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
 from router.io.atomic import write_text_atomic
+from router.io.safe import json_value, read_text
+from router.limits import MAX_FILE_BYTES, MAX_INT, MAX_STATS_DEPTH
+
+if TYPE_CHECKING:
+    from router.instance import GapInstance, Instance
 
 FORMAT = "router/plan-v1"
 STATUSES = tuple(str(s) for s in Status)
-PLAN_FORMATS = {".json": "json"}
+PLAN_FORMATS = {".json": "json", ".csv": "csv"}
+CSV_COLUMNS = ("order", "node", "sku", "qty", "state", "km", "zone", "shipment_cost")
 
 
 def plan_format(path: str | os.PathLike[str]) -> str:
-    """The plan file format implied by the extension; anything else is bad usage."""
-    fmt = PLAN_FORMATS.get(Path(path).suffix.lower())
+    """``json`` or ``csv`` by the extension of ``path``; any other is bad usage
+    (:class:`InputError`)."""
+    ext = Path(path).suffix.lower()
+    fmt = PLAN_FORMATS.get(ext)
     if fmt is None:
-        raise InputError([("", f"a plan file must end in {', '.join(sorted(PLAN_FORMATS))}")],
-                         str(path))
+        what = f"extension {ext!r}" if ext else "no extension"
+        raise InputError([("", f"cannot write a plan with {what}: use .json (router/plan-v1) "
+                               f"or .csv (one row per shipment line)")], str(path))
     return fmt
 
 
@@ -43,9 +56,19 @@ class PlanLine:
 
 @dataclass(frozen=True, slots=True)
 class Shipment:
+    """One package. ``km``, ``zone`` (1-based) and ``cost`` are optional details derived from
+    the instance (:meth:`Plan.with_details`); they take no part in comparisons."""
+
     order: str
     node: str
     lines: tuple[PlanLine, ...]
+    km: float | None = field(default=None, compare=False)
+    zone: int | None = field(default=None, compare=False)
+    cost: float | None = field(default=None, compare=False)
+
+    @property
+    def units(self) -> int:
+        return sum(ln.qty for ln in self.lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +123,48 @@ class Plan:
             return None
         return relative_gap(self.objective, self.lower_bound)
 
+    def __repr__(self) -> str:
+        return (f"Plan(instance={self.instance!r}, solver={self.solver!r}, "
+                f"status={str(self.status)!r}, objective={self.objective!r}, "
+                f"lower_bound={self.lower_bound!r}, {len(self.shipments)} shipments, "
+                f"{len(self.unfilled)} unfilled lines)")
+
+    def __str__(self) -> str:
+        """A few lines for people: status, cost and bound, shipments, splits, unfilled."""
+        head = f"plan of {self.instance} by {self.solver}: {self.status}"
+        term = self.termination
+        if term is not None and str(term.limit) != "none":
+            head += f" (stopped by the {term.limit} limit)"
+        if not self.has_plan and not self.shipments:
+            return f"{head}, nothing to ship"
+        if self.objective is not None:
+            head += f", cost {self.objective:,.2f}"
+        if self.lower_bound is not None:
+            gap = self.gap
+            head += f", bound {self.lower_bound:,.2f}"
+            head += "" if gap is None else f" (gap {100 * gap:.2f}%)"
+        per_order = Counter(s.order for s in self.shipments)
+        split = sum(1 for k in per_order.values() if k > 1)
+        units = sum(s.units for s in self.shipments)
+        out = [head, f"  {len(self.shipments):,} shipments ({units:,} units) to "
+                     f"{len(per_order):,} orders, {split:,} split over several nodes"]
+        short = sum(u.qty for u in self.unfilled)
+        if self.unfilled:
+            orders = len({u.order for u in self.unfilled})
+            out.append(f"  {short:,} units unfilled in {len(self.unfilled):,} lines of "
+                       f"{orders:,} orders")
+        else:
+            out.append("  every unit shipped")
+        if self.cost is not None:
+            seconds = self.stats.get("seconds")
+            tail = f"; solved in {seconds:.3f} s" if isinstance(seconds, (int, float)) else ""
+            out.append(f"  cost: packages {self.cost.package:,.2f} + units "
+                       f"{self.cost.unit:,.2f} + unfilled {self.cost.unfilled:,.2f}{tail}")
+        return "\n".join(out)
+
     def to_dict(self) -> dict[str, Any]:
+        """The plan in ``router/plan-v1`` form; the optional per-shipment details (``km``,
+        ``zone``, ``cost``) are written where the shipments carry them."""
         return {
             "format": FORMAT,
             "instance": self.instance,
@@ -113,9 +177,7 @@ class Plan:
             "cost": None if self.cost is None else {
                 "package": _round(self.cost.package), "unit": _round(self.cost.unit),
                 "unfilled": _round(self.cost.unfilled), "total": _round(self.cost.total)},
-            "shipments": [{"order": s.order, "node": s.node,
-                           "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]}
-                          for s in self.shipments],
+            "shipments": [_shipment_dict(s) for s in self.shipments],
             "unfilled": [{"order": u.order, "sku": u.sku, "qty": u.qty} for u in self.unfilled],
             "stats": _jsonable(dict(self.stats)),
         }
@@ -123,10 +185,63 @@ class Plan:
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
-    def write(self, path: str | os.PathLike[str]) -> None:
-        """Write the plan file atomically: the file is the whole plan or is left as it was."""
-        plan_format(path)
-        write_text_atomic(path, self.to_json() + "\n", "the plan")
+    def to_csv(self) -> str:
+        """One row per shipment line, then one per unfilled line (``state`` ``unfilled``,
+        no node). ``shipment_cost`` stands on the first line of each shipment only, so the
+        column sums to the shipping cost; ``km``, ``zone`` and ``shipment_cost`` are empty
+        where the plan carries no details."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for s in self.shipments:
+            km = "" if s.km is None else f"{s.km:.3f}"
+            zone = "" if s.zone is None else s.zone
+            for k, ln in enumerate(s.lines):
+                cost = "" if s.cost is None or k else _round(s.cost)
+                w.writerow((s.order, s.node, ln.sku, ln.qty, "shipped", km, zone, cost))
+        for u in self.unfilled:
+            w.writerow((u.order, "", u.sku, u.qty, "unfilled", "", "", ""))
+        return buf.getvalue()
+
+    def with_details(self, instance: Instance | GapInstance) -> Plan:
+        """The same plan with each shipment's distance, zone and cost from ``instance`` (a GAP
+        file: the assignment cost only). Shipments naming an unknown order or node, or beyond
+        every zone, keep what can be known."""
+        from router.costing import Tariff
+        from router.instance import GapInstance
+
+        if isinstance(instance, GapInstance):
+            jobs = {j: k for k, j in enumerate(instance.order_ids)}
+            agents = {a: k for k, a in enumerate(instance.node_ids)}
+            ships = []
+            for s in self.shipments:
+                j, i = jobs.get(s.order), agents.get(s.node)
+                ships.append(s if j is None or i is None else
+                             replace(s, cost=float(instance.cost[i, j])))
+            return replace(self, shipments=tuple(ships))
+        tariff = Tariff(instance)
+        ships = []
+        for s in self.shipments:
+            n, o = tariff.nodes.get(s.node), tariff.orders.get(s.order)
+            if n is None or o is None or any(ln.sku not in tariff.skus for ln in s.lines):
+                ships.append(s)
+                continue
+            km = tariff.km(n, o)
+            sc = tariff.shipment(n, o, ((ln.sku, ln.qty) for ln in s.lines), km=km)
+            ships.append(replace(s, km=km, zone=None if sc is None else sc.zone,
+                                 cost=None if sc is None else sc.total))
+        return replace(self, shipments=tuple(ships))
+
+    def write(self, path: str | os.PathLike[str], *,
+              instance: Instance | GapInstance | None = None) -> None:
+        """Write the plan atomically (the file is the whole plan or is left as it was), by the
+        extension of ``path``: ``.json`` (``router/plan-v1``) or ``.csv`` (:meth:`to_csv`);
+        any other extension raises :class:`InputError` before anything is written. With
+        ``instance``, the per-shipment details are added first."""
+        fmt = plan_format(path)
+        plan = self if instance is None else self.with_details(instance)
+        text = plan.to_json() + "\n" if fmt == "json" else plan.to_csv()
+        write_text_atomic(path, text, "the plan")
 
     @staticmethod
     def from_dict(d: Any, source: str = "<dict>") -> Plan:
@@ -134,19 +249,32 @@ class Plan:
 
     @staticmethod
     def from_json(text: str, source: str = "<string>") -> Plan:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            msg = e.msg.removesuffix(" at")
-            raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column "
-                                   f"{e.colno}")], source) from None
-        return plan_from_dict(d, source)
+        """Read plan JSON text: not JSON, NaN, a key given twice, nesting or integers beyond
+        the parser's limits are bad input (:class:`InputError`), as is any structural
+        problem."""
+        if not text.strip():
+            raise InputError([("", "file is empty")], source)
+        return plan_from_dict(json_value(text, source), source)
 
     @staticmethod
-    def read(path: str | os.PathLike[str]) -> Plan:
-        from router.io.read import read_text
+    def read(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> Plan:
+        """Read a plan file of at most ``max_bytes`` (found without reading it all)."""
+        if Path(path).suffix.lower() == ".csv":
+            raise InputError([("", "a CSV plan is a table of shipment lines for people and "
+                                   "spreadsheets; read the plan from its .json file")], str(path))
+        return Plan.from_json(read_text(path, max_bytes), str(path))
 
-        return Plan.from_json(read_text(path), str(path))
+
+def _shipment_dict(s: Shipment) -> dict[str, Any]:
+    d: dict[str, Any] = {"order": s.order, "node": s.node}
+    if s.km is not None:
+        d["km"] = round(float(s.km), 3)
+    if s.zone is not None:
+        d["zone"] = int(s.zone)
+    if s.cost is not None:
+        d["cost"] = _round(s.cost)
+    d["lines"] = [{"sku": ln.sku, "qty": ln.qty} for ln in s.lines]
+    return d
 
 
 def _round(x: float) -> float:
@@ -266,14 +394,21 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     def num(v: Any, path: str) -> float | None:
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        f = math.nan
+        if not isinstance(v, bool) and isinstance(v, (int, float)):
+            with contextlib.suppress(OverflowError):  # an integer beyond the float range
+                f = float(v)
+        if not math.isfinite(f):
             problems.append((path, "must be a finite number or null"))
             return None
-        return float(v)
+        return f
 
     def qty(v: Any, path: str) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             problems.append((path, "must be a positive integer"))
+            return 0
+        if v > MAX_INT:
+            problems.append((path, f"must be at most {MAX_INT}"))
             return 0
         return v
 
@@ -314,8 +449,15 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
                 continue
             lines.append(PlanLine(text(ln.get("sku"), f"{p}.lines[{k}].sku"),
                                   qty(ln.get("qty"), f"{p}.lines[{k}].qty")))
+        zone = s.get("zone")
+        if zone is not None and (isinstance(zone, bool) or not isinstance(zone, int)
+                                 or zone < 1):
+            problems.append((f"{p}.zone", "must be a positive integer or null"))
+            zone = None
         shipments.append(Shipment(text(s.get("order"), f"{p}.order"),
-                                  text(s.get("node"), f"{p}.node"), tuple(lines)))
+                                  text(s.get("node"), f"{p}.node"), tuple(lines),
+                                  km=num(s.get("km"), f"{p}.km"), zone=zone,
+                                  cost=num(s.get("cost"), f"{p}.cost")))
     unfilled = []
     uv = d.get("unfilled", [])
     if not isinstance(uv, list):
@@ -332,6 +474,9 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(stats, dict):
         problems.append(("stats", "must be an object"))
         stats = {}
+    elif _depth(stats, MAX_STATS_DEPTH) > MAX_STATS_DEPTH:
+        problems.append(("stats", f"nested more than {MAX_STATS_DEPTH} levels deep"))
+        stats = {}
     termination = None
     tv = d.get("termination")
     if tv is not None:
@@ -343,9 +488,27 @@ def plan_from_dict(d: Any, source: str = "<dict>") -> Plan:
     if not isinstance(src, str):
         problems.append(("source", "must be a string"))
         src = ""
+    run_stats = RunStats()
+    try:
+        run_stats = RunStats.from_mapping(stats)
+    except (OverflowError, ValueError, TypeError):  # e.g. "seconds": a 400-digit integer
+        problems.append(("stats", "a figure is not a finite number"))
     if problems:
         raise InputError(problems, source)
     return Plan(instance=d["instance"], solver=d["solver"], status=Status(d["status"]),
                 objective=objective, lower_bound=lower, cost=cost, shipments=tuple(shipments),
-                unfilled=tuple(unfilled), stats=RunStats.from_mapping(stats),
-                termination=termination, source=src)
+                unfilled=tuple(unfilled), stats=run_stats, termination=termination, source=src)
+
+
+def _depth(v: Any, limit: int) -> int:
+    """Nesting depth of lists and mappings in ``v`` (a scalar: 0), counted up to ``limit + 1``."""
+    deepest = 0
+    stack = [(v, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if d > limit:
+                break
+            stack.extend((y, d + 1) for y in (x.values() if isinstance(x, dict) else x))
+    return deepest

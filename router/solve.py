@@ -129,12 +129,27 @@ def solve(instance: Instance | GapInstance, solver: str = DEFAULT_SOLVER,
     if verify and plan.has_plan:
         tv = time.perf_counter()
         report = verify_plan(instance, plan, raise_on_error=False)
+        if not report.ok and all(v.code == "lower-bound" for v in report.violations):
+            # the plan is sound, its bound is not: never report that bound
+            log.error("%s: bound %s above the plan's cost on %s; dropped", solver,
+                      plan.lower_bound, problem.name)
+            notes.append(f"the bound {plan.lower_bound!r} was above the plan's cost: dropped")
+            outcome = outcome.but(bound=None)
+            if outcome.status == Status.OPTIMAL:
+                outcome = outcome.but(status=Status.FEASIBLE, termination=Termination(
+                    Reason.COMPLETED, outcome.termination.limit, outcome.termination.detail,
+                    outcome.termination.fallback))
+            stats = _stats(problem, outcome, t0, time_limit, work_limit, notes)
+            plan = build_plan(problem, solver, outcome.status, outcome.x, None, stats,
+                              outcome.termination, outcome.source)
+            report = verify_plan(instance, plan, raise_on_error=False)
         if not report.ok:
             log.error("plan of %s failed verification:\n%s", solver, report)
             if solver == "greedy" or outcome.source == "greedy":
                 raise VerificationError(report)
             notes.append(f"the plan of {solver} failed verification; the greedy plan replaced it")
-            outcome = _greedy(problem, run, outcome, f"{solver} plan failed verification")
+            outcome = _greedy(problem, run, outcome.but(bound=None),
+                              f"{solver} plan failed verification")
             stats = _stats(problem, outcome, t0, time_limit, work_limit, notes)
             plan = build_plan(problem, solver, outcome.status, outcome.x, outcome.bound, stats,
                               outcome.termination, outcome.source)

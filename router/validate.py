@@ -7,18 +7,21 @@ Every problem is collected, each with the path where it stands
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
+from itertools import chain
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
-from router.errors import InputError
+import numpy as np
+
+from router.errors import InputError, brief
+from router.limits import MAX_COST, MAX_INT
 from router.records import FORMAT, Line, Node, Order, Shipping, Sku, Zone
 
-_MISSING = object()
+__all__ = ["MAX_COST", "MAX_INT", "checked_fields", "instance_fields"]
 
-MAX_INT = 2**53 - 1
-"""Largest quantity, stock or capacity accepted: exact in float64, safe in int64 arrays."""
+_MISSING = object()
 
 _TOP_KEYS = {"format", "name", "shipping", "unfilled_penalty", "default_max_packages", "skus",
              "nodes", "orders"}
@@ -34,11 +37,11 @@ _LINE_KEYS = {"sku", "qty"}
 def _type_name(v: Any) -> str:
     if v is None:
         return "null"
-    if isinstance(v, bool):
+    if isinstance(v, (bool, np.bool_)):
         return "a boolean"
     if isinstance(v, str):
         return "a string"
-    if isinstance(v, (int, float)):
+    if isinstance(v, (int, float, np.integer, np.floating)):
         return "a number"
     if isinstance(v, Mapping):
         return "a mapping"
@@ -52,12 +55,14 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[tuple[str, str]] = []
+        self.entries = 0  # entries of the mappings read (all of them, in a valid instance)
 
     def add(self, path: str, message: str) -> None:
         self.problems.append((path, message))
 
     def mapping(self, v: Any, path: str) -> Mapping[str, Any] | None:
         if isinstance(v, Mapping):
+            self.entries += len(v)
             return v
         self.add(path, f"must be a mapping, not {_type_name(v)}")
         return None
@@ -65,8 +70,7 @@ class _Checker:
     def unknown_keys(self, m: Mapping[str, Any], allowed: set[str], path: str) -> None:
         for k in m:
             if k not in allowed:
-                where = f"{path}.{k}" if path else str(k)
-                self.add(where, "unknown field")
+                self.add(_join(path, _key(k)), "unknown field")
 
     def required(self, m: Mapping[str, Any], key: str, path: str) -> Any:
         v = m.get(key, _MISSING)
@@ -76,7 +80,7 @@ class _Checker:
 
     def string(self, v: Any, path: str) -> str | None:
         if isinstance(v, str) and v.strip():
-            return v
+            return v if type(v) is str else str(v)
         if isinstance(v, str):
             self.add(path, "must be a non-empty string")
         else:
@@ -84,7 +88,9 @@ class _Checker:
         return None
 
     def number(self, v: Any, path: str, lo: float | None = 0.0, hi: float | None = None) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        """A finite number in [lo, hi]: an int or float (numpy's too), never a boolean."""
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                   np.floating)):
             self.add(path, f"must be a number, not {_type_name(v)}")
             return 0.0
         try:
@@ -102,19 +108,27 @@ class _Checker:
                 self.add(path, f"must be in [{lo:g}, {hi:g}]" if hi is not None else f"must be >= {lo:g}")
             return lo
         if hi is not None and f > hi:
-            self.add(path, f"must be in [{lo:g}, {hi:g}]" if lo is not None else f"must be <= {hi:g}")
+            self.add(path, f"must be in [{lo:g}, {hi:g}]" if lo not in (None, 0.0)
+                     else f"must be at most {hi:g}")
             return hi
         return f
 
+    def cost(self, v: Any, path: str) -> float:
+        """A cost, weight or penalty: in [0, MAX_COST], so that every sum of costs is finite."""
+        return self.number(v, path, 0.0, MAX_COST)
+
     def integer(self, v: Any, path: str, minimum: int = 0) -> int:
+        """An integer in [minimum, MAX_INT] (numpy's too), never a boolean."""
+        if isinstance(v, np.integer):
+            v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and not math.isfinite(v):
+            if isinstance(v, (float, np.floating)) and not math.isfinite(v):
                 self.add(path, "must be a finite number")
             else:
                 kind = "a positive integer" if minimum == 1 else "a non-negative integer"
                 self.add(path, f"must be {kind}, not {_type_name(v)}"
-                         if not isinstance(v, (int, float)) or isinstance(v, bool)
-                         else f"must be {kind}")
+                         if not isinstance(v, (int, float, np.floating))
+                         or isinstance(v, (bool, np.bool_)) else f"must be {kind}")
             return minimum
         if v < minimum:
             self.add(path, "must be a positive integer" if minimum == 1
@@ -130,15 +144,15 @@ class _Checker:
         """Record ``ident`` of ``collection[i]``; False (and a problem) if it stands earlier
         in the collection already."""
         if ident in seen:
-            self.add(f"{path}.id", f"duplicate {what} id {ident!r} "
+            self.add(f"{path}.id", f"duplicate {what} id {brief(ident)} "
                                    f"(first at {collection}[{seen[ident]}])")
             return False
         seen[ident] = i
         return True
 
     def boolean(self, v: Any, path: str) -> bool:
-        if isinstance(v, bool):
-            return v
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
         self.add(path, f"must be true or false, not {_type_name(v)}")
         return True
 
@@ -155,6 +169,11 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _key(k: Any) -> str:
+    """A mapping key as it stands in a path: a string as it is (cut when long)."""
+    return brief(k, 60, quote=False) if isinstance(k, str) else brief(k, 60)
+
+
 def _opt(m: Mapping[str, Any], key: str) -> Any:
     return m.get(key, _MISSING)
 
@@ -162,6 +181,13 @@ def _opt(m: Mapping[str, Any], key: str) -> Any:
 def instance_fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     """Validate ``data`` (a parsed instance file): the fields of its
     :class:`~router.instance.Instance`, every record built."""
+    return checked_fields(data, source)[0]
+
+
+def checked_fields(data: Any, source: str = "<dict>") -> tuple[dict[str, Any], int]:
+    """:func:`instance_fields`, and the number of entries of the mappings in ``data``: in a
+    valid instance validation reads every mapping, so that is all of them (the JSON reader
+    compares it with the text to rule out duplicate keys)."""
     c = _Checker()
     top = c.mapping(data, "")
     if top is None:
@@ -171,7 +197,7 @@ def instance_fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
 
     fmt = _opt(top, "format")
     if fmt is not _MISSING and fmt != FORMAT:
-        c.add("format", f"must be {FORMAT!r}, not {fmt!r}")
+        c.add("format", f"must be {FORMAT!r}, not {brief(fmt)}")
 
     name_v = c.required(top, "name", "")
     name = c.string(name_v, "name") if name_v is not _MISSING else None
@@ -179,7 +205,7 @@ def instance_fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     shipping = _shipping(c, c.required(top, "shipping", ""))
 
     pen_v = c.required(top, "unfilled_penalty", "")
-    penalty = c.number(pen_v, "unfilled_penalty") if pen_v is not _MISSING else 0.0
+    penalty = c.cost(pen_v, "unfilled_penalty") if pen_v is not _MISSING else 0.0
 
     dmp_v = _opt(top, "default_max_packages")
     default_max_packages = (None if dmp_v is _MISSING or dmp_v is None
@@ -194,7 +220,7 @@ def instance_fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
         raise InputError(c.problems, source)
     assert name is not None and shipping is not None
     return dict(name=name, shipping=shipping, unfilled_penalty=penalty, skus=skus,
-                nodes=nodes, orders=orders, default_max_packages=default_max_packages)
+                nodes=nodes, orders=orders, default_max_packages=default_max_packages), c.entries
 
 
 def _shipping(c: _Checker, v: Any) -> Shipping | None:
@@ -217,7 +243,8 @@ def _shipping(c: _Checker, v: Any) -> Shipping | None:
             vals = {}
             for k in ("max_km", "per_package", "per_kg"):
                 kv = c.required(zm, k, p)
-                vals[k] = c.number(kv, f"{p}.{k}") if kv is not _MISSING else 0.0
+                read = c.number if k == "max_km" else c.cost
+                vals[k] = read(kv, f"{p}.{k}") if kv is not _MISSING else 0.0
             if "max_km" in zm and vals["max_km"] <= prev:
                 c.add(f"{p}.max_km", f"zones must be in strictly ascending max_km "
                       f"({vals['max_km']:g} follows {prev:g})")
@@ -242,7 +269,7 @@ def _skus(c: _Checker, v: Any) -> tuple[Sku, ...]:
         idv = c.required(m, "id", p)
         sid = c.string(idv, f"{p}.id") if idv is not _MISSING else None
         wv = c.required(m, "weight_kg", p)
-        w = c.number(wv, f"{p}.weight_kg") if wv is not _MISSING else 0.0
+        w = c.cost(wv, f"{p}.weight_kg") if wv is not _MISSING else 0.0
         ev = _opt(m, "store_eligible")
         elig = True if ev is _MISSING else c.boolean(ev, f"{p}.store_eligible")
         if sid is None or not c.first_id(sid, seen, i, p, "SKU", "skus"):
@@ -285,11 +312,11 @@ def _nodes(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Node, ...]:
             if kv in ("warehouse", "store"):
                 kind = kv
             else:
-                c.add(f"{p}.kind", f"must be 'warehouse' or 'store', not {kv!r}")
+                c.add(f"{p}.kind", f"must be 'warehouse' or 'store', not {brief(kv)}")
         lat, lon = _coord(c, m, p)
         hpu_v, hpp_v = _opt(m, "handling_per_unit"), _opt(m, "handling_per_package")
-        hpu = 0.0 if hpu_v is _MISSING else c.number(hpu_v, f"{p}.handling_per_unit")
-        hpp = 0.0 if hpp_v is _MISSING else c.number(hpp_v, f"{p}.handling_per_package")
+        hpu = 0.0 if hpu_v is _MISSING else c.cost(hpu_v, f"{p}.handling_per_unit")
+        hpp = 0.0 if hpp_v is _MISSING else c.cost(hpp_v, f"{p}.handling_per_package")
         maxp = _opt_int(c, m, "max_packages", p)
         maxu = _opt_int(c, m, "max_units", p)
         ss = _opt_int(c, m, "safety_stock", p) or 0
@@ -301,9 +328,9 @@ def _nodes(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Node, ...]:
             im = c.mapping(iv, f"{p}.inventory")
             if im is not None:
                 for sku, q in im.items():
-                    ip = f"{p}.inventory.{sku}"
+                    ip = f"{p}.inventory.{_key(sku)}"
                     if not isinstance(sku, str) or sku not in sku_ids:
-                        c.add(ip, f"unknown SKU {sku!r}")
+                        c.add(ip, f"unknown SKU {brief(sku)}")
                         continue
                     inventory[sku] = c.integer(q, ip)
         if nid is None or not c.first_id(nid, seen, i, p, "node", "nodes"):
@@ -316,7 +343,6 @@ def _nodes(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Node, ...]:
 
 
 _FAST = True  # the fast path for well-formed orders (tests switch it off to compare)
-_FLOAT_MAX = sys.float_info.max
 
 
 def _fast_number(v: Any, lo: float, hi: float) -> float | None:
@@ -351,7 +377,7 @@ def _fast_order(m: Any, sku_ids: set[str], lines_cache: dict[tuple[str, int], Li
         return None
     pen = m.get("unfilled_penalty")
     if pen is not None:
-        pen = _fast_number(pen, 0.0, _FLOAT_MAX)
+        pen = _fast_number(pen, 0.0, MAX_COST)
         if pen is None:
             return None
     lines = m.get("lines")
@@ -366,6 +392,8 @@ def _fast_order(m: Any, sku_ids: set[str], lines_cache: dict[tuple[str, int], Li
                 or not 1 <= qty <= MAX_INT):
             return None
         merged[sku] = merged.get(sku, 0) + qty
+    if len(merged) != len(lines) and max(merged.values()) > MAX_INT:
+        return None
     out_lines = []
     for key in merged.items():
         line = lines_cache.get(key)
@@ -382,14 +410,16 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
     out: list[Order] = []
     seen: dict[str, int] = {}
     lines_cache: dict[tuple[str, int], Line] = {}  # lines are immutable: equal ones are shared
+    largest = 0  # the largest merged quantity of the checked path
     for i, o in enumerate(c.listing(v, "orders")):
         fast = _fast_order(o, sku_ids, lines_cache) if _FAST else None
         if fast is not None:
+            c.entries += len(o) + 2 * len(o["lines"])  # every line has its two entries
             first = seen.setdefault(fast.id, i)
             if first == i:
                 out.append(fast)
             else:
-                c.add(f"orders[{i}].id", f"duplicate order id {fast.id!r} (first at "
+                c.add(f"orders[{i}].id", f"duplicate order id {brief(fast.id)} (first at "
                                          f"orders[{first}])")
             continue
         p = f"orders[{i}]"
@@ -406,10 +436,10 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
             if sv in ("standard", "express"):
                 service = sv
             else:
-                c.add(f"{p}.service", f"must be 'standard' or 'express', not {sv!r}")
+                c.add(f"{p}.service", f"must be 'standard' or 'express', not {brief(sv)}")
         maxp = _opt_int(c, m, "max_packages", p, 1)
         pv = _opt(m, "unfilled_penalty")
-        pen = None if pv is _MISSING or pv is None else c.number(pv, f"{p}.unfilled_penalty")
+        pen = None if pv is _MISSING or pv is None else c.cost(pv, f"{p}.unfilled_penalty")
         merged: dict[str, int] = {}
         lv = c.required(m, "lines", p)
         if lv is not _MISSING:
@@ -425,15 +455,30 @@ def _orders(c: _Checker, v: Any, sku_ids: set[str]) -> tuple[Order, ...]:
                 skv = c.required(lm, "sku", lp)
                 sku = c.string(skv, f"{lp}.sku") if skv is not _MISSING else None
                 if sku is not None and sku not in sku_ids:
-                    c.add(f"{lp}.sku", f"unknown SKU {sku!r}")
+                    c.add(f"{lp}.sku", f"unknown SKU {brief(sku)}")
                     sku = None
                 qv = c.required(lm, "qty", lp)
                 qty = c.integer(qv, f"{lp}.qty", 1) if qv is not _MISSING else 1
                 if sku is not None:
-                    merged[sku] = merged.get(sku, 0) + qty
+                    total = merged.get(sku, 0) + qty
+                    if total > MAX_INT:
+                        c.add(f"{lp}.qty", f"the lines of SKU {brief(sku)} add up to more than "
+                                           f"{MAX_INT} units (lines of one SKU are merged)")
+                        total = 0
+                    merged[sku] = total
+                    largest = max(largest, total)
         if oid is None or not c.first_id(oid, seen, i, p, "order", "orders"):
             continue
         out.append(Order(id=oid, lat=lat, lon=lon, service=service,  # type: ignore[arg-type]
                          max_packages=maxp, unfilled_penalty=pen,
                          lines=tuple(Line(s, q) for s, q in merged.items())))
+    # the units of the batch, added up only when they might exceed the limit: there are fewer
+    # lines than mapping entries (two or more each), and the fast path's lines are in the cache
+    largest = max(largest, max((q for _, q in lines_cache), default=0))
+    if largest * c.entries <= MAX_INT:
+        return tuple(out)
+    units = sum(map(attrgetter("qty"), chain.from_iterable(map(attrgetter("lines"), out))))
+    if units > MAX_INT:
+        c.add("orders", f"the orders add up to {units} units, more than the {MAX_INT} a batch "
+                        "may hold")
     return tuple(out)

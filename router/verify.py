@@ -8,13 +8,20 @@ compilation or in a solver cannot hide itself.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from router.errors import VerificationError
+from router.errors import VerificationError, brief
 from router.geo import haversine_km_scalar as haversine_km
 from router.instance import GAP_SKU, GapInstance, Instance
+from router.limits import MAX_INT
 from router.plan import CostBreakdown, Plan
+
+SUMMARY_LIMIT = 20
+"""Problems listed by a report's summary (the rest are counted by kind)."""
+_NOT_INFEASIBLE = ("cost-mismatch", "lower-bound")
+"""Violations that concern what the plan states, not what it ships."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +33,9 @@ class Violation:
     sku: str | None = None
 
     def __str__(self) -> str:
-        where = ", ".join(f"{k} {v}" for k, v in (("order", self.order), ("node", self.node),
-                                                   ("sku", self.sku)) if v is not None)
+        where = ", ".join(f"{k} {brief(v, 60, quote=False)}"
+                          for k, v in (("order", self.order), ("node", self.node),
+                                       ("sku", self.sku)) if v is not None)
         return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
 
 
@@ -41,21 +49,53 @@ class VerifyReport:
 
     @property
     def feasible(self) -> bool:
-        return not any(v.code != "cost-mismatch" for v in self.violations)
+        """No violation of a constraint (a wrong stated cost or bound aside)."""
+        return not any(v.code not in _NOT_INFEASIBLE for v in self.violations)
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
     def __str__(self) -> str:
-        head = (f"plan is valid; cost {self.cost.total:.6f}" if self.ok
-                else f"plan has {len(self.violations)} problem(s); recomputed cost "
-                     f"{self.cost.total:.6f}")
-        return "\n".join([head, *(f"  {v}" for v in self.violations)])
+        return self.summary()
+
+    def counts(self) -> dict[str, int]:
+        """Violations per code, the most frequent first."""
+        return dict(Counter(v.code for v in self.violations).most_common())
+
+    def summary(self, limit: int | None = SUMMARY_LIMIT) -> str:
+        """The verdict, the problems counted by kind, and the first ``limit`` problems (every
+        one with ``limit=None``)."""
+        if self.ok:
+            return f"plan is valid; cost {self.cost.total:.6f}"
+        n = len(self.violations)
+        out = [f"plan has {n:,} problem(s); recomputed cost {self.cost.total:.6f}"]
+        counts = self.counts()
+        if len(counts) > 1 or n > 1:
+            out.append("  by kind: " + ", ".join(f"{code} {k:,}" for code, k in counts.items()))
+        shown = self.violations if limit is None else self.violations[:limit]
+        if len(shown) < n:
+            out.append(f"  first {len(shown)}:")
+        out.extend(f"  {v}" for v in shown)
+        if len(shown) < n:
+            out.append(f"  ... and {n - len(shown):,} more")
+        return "\n".join(out)
 
 
 def cost_agrees(stated: float, recomputed: float) -> bool:
     return abs(stated - recomputed) <= 1e-6 + 1e-9 * abs(recomputed)
+
+
+def _quantity_ok(q: Any) -> bool:
+    """A shipped or unfilled quantity: an integer in [1, MAX_INT] (a plan made in memory may
+    hold anything; one read from a file is checked already)."""
+    return isinstance(q, int) and not isinstance(q, bool) and 1 <= q <= MAX_INT
+
+
+def _bad_quantity(what: str, q: Any) -> str:
+    if not isinstance(q, int) or isinstance(q, bool):
+        return f"{what} quantity must be an integer, not {brief(q)}"
+    return f"{what} quantity must be positive" if q < 1 else f"{what} quantity is more than {MAX_INT}"
 
 
 def verify(instance: Instance | GapInstance, plan: Plan, *,
@@ -73,9 +113,31 @@ def verify(instance: Instance | GapInstance, plan: Plan, *,
 
 def _common(plan: Plan, name: str, out: list[Violation]) -> None:
     if plan.instance != name:
-        out.append(Violation("instance", f"plan is for {plan.instance!r}, not {name!r}"))
+        out.append(Violation("instance", f"plan is for {brief(plan.instance, 60)}, not "
+                                         f"{brief(name, 60)}"))
     if plan.status not in ("optimal", "feasible"):
-        out.append(Violation("status", f"plan has status {plan.status!r}: nothing to ship"))
+        out.append(Violation("status", f"plan has status {brief(plan.status)}: nothing to "
+                                       "ship"))
+
+
+def _check_bound(plan: Plan, cost: CostBreakdown, out: list[Violation]) -> None:
+    """A proven lower bound never exceeds the cost of a plan: not the stated objective, and
+    not the recomputed cost of a plan that satisfies every constraint."""
+    lb = plan.lower_bound
+    if lb is None or plan.status not in ("optimal", "feasible"):
+        return
+    if isinstance(lb, bool) or not isinstance(lb, (int, float)) or not math.isfinite(lb):
+        out.append(Violation("lower-bound", f"lower bound {brief(lb)} is not a finite number"))
+        return
+    costs = [] if plan.objective is None else [("stated objective", plan.objective)]
+    if not any(v.code not in _NOT_INFEASIBLE for v in out):
+        costs.append(("recomputed cost", cost.total))
+    for what, value in costs:
+        if lb > value + 1e-6 + 1e-9 * abs(value):
+            out.append(Violation("lower-bound", f"lower bound {lb:.6f} is above the plan's "
+                                                f"{what} {value:.6f}: no plan can cost less "
+                                                "than a proven bound"))
+            return
 
 
 def _check_cost(plan: Plan, cost: CostBreakdown, out: list[Violation]) -> None:
@@ -126,7 +188,7 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
             out.append(Violation("duplicate-shipment", "two shipments from one node for one "
                                                        "order", order=o.id, node=n.id))
         seen.add((o.id, n.id))
-        if not s.lines or sum(ln.qty for ln in s.lines) < 1:
+        if not s.lines or not any(_quantity_ok(ln.qty) for ln in s.lines):
             out.append(Violation("empty-shipment", "a shipment must carry at least one unit",
                                  order=o.id, node=n.id))
             continue
@@ -159,8 +221,8 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
                 out.append(Violation("duplicate-line", "a SKU appears twice in one shipment",
                                      order=o.id, node=n.id, sku=ln.sku))
             line_seen.add(ln.sku)
-            if ln.qty < 1:
-                out.append(Violation("quantity", "shipped quantity must be positive",
+            if not _quantity_ok(ln.qty):
+                out.append(Violation("quantity", _bad_quantity("shipped", ln.qty),
                                      order=o.id, node=n.id, sku=ln.sku))
                 continue
             if n.kind == "store" and not sku.store_eligible:
@@ -179,8 +241,8 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
             out.append(Violation("unknown-line", "unfilled entry for a line not in the batch",
                                  order=u.order, sku=u.sku))
             continue
-        if u.qty < 1:
-            out.append(Violation("quantity", "unfilled quantity must be positive",
+        if not _quantity_ok(u.qty):
+            out.append(Violation("quantity", _bad_quantity("unfilled", u.qty),
                                  order=u.order, sku=u.sku))
             continue
         unfilled[(u.order, u.sku)] += u.qty
@@ -213,6 +275,7 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     pk, un, uf = math.fsum(package_cost), math.fsum(unit_cost), math.fsum(unfilled_cost)
     cost = CostBreakdown(pk, un, uf, math.fsum((pk, un, uf)))
     _check_cost(plan, cost, out)
+    _check_bound(plan, cost, out)
     return VerifyReport(tuple(out), cost, plan.objective)
 
 
@@ -253,4 +316,5 @@ def _verify_gap(gap: GapInstance, plan: Plan) -> VerifyReport:
     total = math.fsum(costs)
     cost = CostBreakdown(total, 0.0, 0.0, total)
     _check_cost(plan, cost, out)
+    _check_bound(plan, cost, out)
     return VerifyReport(tuple(out), cost, plan.objective)

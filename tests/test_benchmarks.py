@@ -219,3 +219,54 @@ def test_carry_dry_run_and_report_only(tmp_path: Path) -> None:
     assert rebuilt == report.split("## Plots")[0].rstrip() + "\n" and "greedy*" in rebuilt
     assert (out / "summary.csv").read_text() == summary
     assert cli.main(["--solvers", "no-such-solver", "--dry-run", "-o", str(out)]) == 2
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_default_run_leaves_the_committed_results_alone(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without -o or --update-results a run writes a new folder of RUNS_DIR; --report-only
+    then works on the newest one, --append needs to be told where; --update-results writes
+    to the committed folder."""
+    committed = tmp_path / "results"
+    committed.mkdir()
+    (committed / "runs.csv").write_text("committed\n")
+    (committed / "report.md").write_text("committed report\n")
+    monkeypatch.setattr(cli, "DEFAULT_OUT", committed)
+    monkeypatch.setattr(cli, "RUNS_DIR", committed / "runs")
+    before = _tree(committed)
+    args = ["--suite", "smoke", "--solvers", "greedy", "--instances", "hand-store",
+            "--budgets", "0.5", "--no-plots"]
+    assert cli.main(args) == 0
+    assert cli.main(args) == 0  # a second run in the same second gets its own folder
+    runs = sorted((committed / "runs").iterdir())
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / "report.md").is_file() and (run / "runs.csv").is_file()
+        assert len(read_jsonl(run / "raw" / "runs.jsonl")) == 1
+    after = _tree(committed)
+    assert {k: v for k, v in after.items() if not k.startswith("runs/")} == before
+
+    (runs[-1] / "report.md").unlink()
+    assert cli.main(["--report-only", "--no-plots"]) == 0
+    assert (runs[-1] / "report.md").is_file()
+    assert cli.main([*args, "--append"]) == 2  # where to append is not guessed
+    assert _tree(committed).keys() - after.keys() == set()
+
+    assert cli.main([*args, "--update-results"]) == 0
+    assert (committed / "runs.csv").read_text() != "committed\n"
+    assert len(read_jsonl(committed / "raw" / "runs.jsonl")) == 1
+
+
+def test_default_runs_folder_is_ignored_by_git() -> None:
+    root = cli.REPO
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    probe = cli.RUNS_DIR / "20250101T000000Z" / "report.md"
+    res = subprocess.run(["git", "-C", str(root), "check-ignore", "-q",
+                          str(probe.relative_to(root))], check=False)
+    assert res.returncode == 0, f"{cli.RUNS_DIR} is not ignored by git"
+    assert cli.RUNS_DIR.parent == cli.DEFAULT_OUT

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ import router
 from router.errors import InputError
 from router.instance import GapInstance, Instance
 from router.io.read import format_of, loads, read_text
+from router.limits import MAX_FILE_BYTES, MAX_INT
+from router.plan import Plan
 from tests.conftest import HAND, base_dict, gap_path
 
 
@@ -165,3 +170,206 @@ def test_hand_instances_load() -> None:
         inst = router.load(p)
         assert isinstance(inst, Instance)
         assert inst.name == f"hand-{p.stem}"
+
+
+# ---------------------------------------------------------------- limits and hostile input
+
+def test_size_limit_is_checked_before_reading(tmp_path) -> None:
+    p = tmp_path / "a.json"
+    p.write_text(json.dumps(base_dict()))
+    size = p.stat().st_size
+    assert router.load(p, max_bytes=size) == Instance.from_dict(base_dict())
+    with pytest.raises(InputError) as ei:
+        router.load(p, max_bytes=size - 1)
+    assert ei.value.problems == (("", f"file of {size:,} bytes is larger than the limit of "
+                                      f"{size - 1:,} bytes"),)
+    big = tmp_path / "big.json"
+    with big.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: nothing is written or read
+    with pytest.raises(InputError, match="larger than the limit of 268,435,456 bytes"):
+        router.load(big)
+    with pytest.raises(InputError, match="larger than the limit"):
+        Plan.read(big)
+
+
+def test_an_endless_stream_is_cut_at_the_limit() -> None:
+    """A pipe (or /dev/zero, /dev/urandom) has no size: it is read in chunks up to the limit."""
+    r, w = os.pipe()
+
+    def feed() -> None:
+        try:
+            with os.fdopen(w, "wb") as f:
+                while True:
+                    f.write(b"[1, 2, 3] " * 1000)
+        except (BrokenPipeError, OSError):
+            pass
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(InputError, match="more than the limit of 100,000 bytes"):
+            read_text(f"/dev/fd/{r}", max_bytes=100_000)
+    finally:
+        os.close(r)
+    t.join(5)
+    with pytest.raises(InputError, match="binary data"):
+        read_text("/dev/zero")
+
+
+def test_json_duplicate_keys_are_found_wherever_they_are() -> None:
+    text = json.dumps(base_dict())
+    cases = {
+        '"name": "t"': ('"name": "t", "name": "u"', "name"),
+        '"max_km": 50,': ('"max_km": 50, "max_km": 60,', "shipping.zones[0].max_km"),
+        '"inventory": {"A": 5,': ('"inventory": {"A": 5, "A": 6,', "nodes[0].inventory.A"),
+        '"lines": [{"sku": "A",': ('"lines": [{"sku": "A", "sku": "B",', "orders[0].lines[0].sku"),
+        '"id": "O1",': ('"id": "O1", "id": "O2",', "orders[0].id"),
+    }
+    for old, (new, path) in cases.items():
+        assert old in text
+        with pytest.raises(InputError) as ei:
+            router.parse_json(text.replace(old, new, 1))
+        assert ei.value.problems == ((path, "duplicate key (given twice in one mapping)"),)
+    # two of them, in document order, also when the file is invalid besides
+    bad = text.replace('"name": "t"', '"name": 5, "name": "t"').replace(
+        '"id": "O1",', '"id": "O1", "id": "O2",').replace('"qty": 1', '"qty": 0')
+    with pytest.raises(InputError) as ei:
+        router.parse_json(bad)
+    assert [p for p, _ in ei.value.problems] == ["name", "orders[0].id"]
+
+
+def test_json_colons_inside_strings_are_no_duplicates() -> None:
+    d = base_dict()
+    d["name"] = "sale: 11.11 10:00"
+    d["orders"][0]["id"] = "O:1"
+    d["skus"][0]["id"] = "A:1"
+    d["nodes"][0]["inventory"] = d["nodes"][1]["inventory"] = {"A:1": 5}
+    d["orders"][0]["lines"][0]["sku"] = "A:1"
+    assert router.parse_json(json.dumps(d)) == Instance.from_dict(d)
+
+
+def test_json_nesting_and_long_integers() -> None:
+    deep = json.dumps(base_dict()).replace('"name": "t"', '"name": ' + "[" * 3000 + "]" * 3000)
+    with pytest.raises(InputError) as ei:
+        router.parse_json(deep)
+    (path, msg), = ei.value.problems
+    col = deep.index('"name": ') + len('"name": ') + 3000  # the innermost "[" (1-based)
+    assert msg == f"not valid JSON: nested too deeply (3001 levels at line 1 column {col})"
+    shallow = json.dumps(base_dict()).replace('"name": "t"', '"name": "t", "x": ' + "[" * 500
+                                              + "]" * 500)
+    with pytest.raises(InputError) as ei:  # any depth the parser reads is safe to validate
+        router.parse_json(shallow)
+    assert ei.value.problems == (("x", "unknown field"),)
+    long_int = json.dumps(base_dict()).replace('"qty": 1', '"qty": ' + "9" * 4301)
+    with pytest.raises(InputError, match="an integer with more than 4300 digits at line 1 "):
+        router.parse_json(long_int)
+    long_str = json.dumps(base_dict()).replace('"name": "t"', '"name": "' + "9" * 5000 + '"')
+    assert router.parse_json(long_str).name == "9" * 5000  # digits in a string are text
+
+
+def test_yaml_duplicate_keys_anchors_and_merges() -> None:
+    base = yaml.safe_dump(base_dict(), default_flow_style=True, width=10_000)
+    with pytest.raises(InputError, match=r"found duplicate key 'qty' at line \d+ column"):
+        router.parse_yaml(base.replace("qty: 1", "qty: 1, qty: 2"))
+    with pytest.raises(InputError, match="found duplicate key 'inventory'"):
+        router.parse_yaml(base.replace("inventory: {A: 5, B: 5}",
+                                       "inventory: {A: 5, B: 5}, inventory: {A: 1}", 1))
+    # legitimate anchors, aliases and merge keys keep working, an override is no duplicate
+    text = """
+format: router/instance-v1
+name: anchors
+shipping: {zones: [{max_km: 500, per_package: 5.0, per_kg: 0.5}]}
+unfilled_penalty: 200.0
+skus: [{id: A, weight_kg: 1.0}]
+nodes:
+  - &wh {id: W1, kind: warehouse, lat: 30.0, lon: 120.0, inventory: &stock {A: 5}}
+  - {<<: *wh, id: W2, lat: 31.0}
+  - {id: W3, kind: warehouse, lat: 32.0, lon: 120.0, inventory: *stock}
+orders:
+  - &o {id: O1, lat: 30.5, lon: 120.0, lines: &lines [{sku: A, qty: 2}]}
+  - {<<: *o, id: O2}
+  - {<<: [*o], id: O3, lines: *lines}
+"""
+    inst = router.parse_yaml(text)
+    assert [n.id for n in inst.nodes] == ["W1", "W2", "W3"]
+    assert inst.nodes[1].lat == 31.0 and dict(inst.nodes[2].inventory) == {"A": 5}
+    assert [o.id for o in inst.orders] == ["O1", "O2", "O3"]
+    with pytest.raises(InputError, match="found duplicate key 'id'"):
+        router.parse_yaml(text.replace("{<<: *o, id: O2}", "{<<: *o, id: O2, id: O4}"))
+
+
+def test_yaml_alias_bombs_and_recursive_aliases() -> None:
+    head = "".join(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ["lol"] * 9) + "]\n"
+                   for p, c in zip([None, *"abcdefgh"], "abcdefghi", strict=True))
+    for field in ("name: *i", "orders: [{id: O, lat: 0, lon: 0, lines: *i}]", "x: {<<: *i}"):
+        with pytest.raises(InputError) as ei:
+            router.parse_yaml(head + field + "\n")
+        (_, msg), = ei.value.problems
+        assert "aliases expand the document by more than 1,000,000 values" in msg
+        assert len(msg) < 120
+    small = "".join(f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9 if p else ["lol"] * 9) + "]\n"
+                    for p, c in zip([None, *"abcde"], "abcdef", strict=True))
+    with pytest.raises(InputError) as ei:  # 9**6 values: within the limit, read normally
+        router.parse_yaml(small)
+    assert ("f", "unknown field") in ei.value.problems
+    with pytest.raises(InputError, match="recursive alias"):
+        router.parse_yaml("name: &n [1, *n]\n")
+    with pytest.raises(InputError, match="recursive alias"):
+        router.parse_yaml("a: &m {b: *m}\n")
+
+
+@pytest.mark.parametrize(("scalar", "message"), [
+    ("!!int abc", "cannot read 'abc' as an integer"),
+    ("!!float abc", "cannot read 'abc' as a number"),
+    ("!!bool maybe", "cannot read 'maybe' as a boolean"),
+    ("!!timestamp soon", "cannot read 'soon' as a timestamp"),
+    ("1" * 4301, "an integer with more than 4300 digits"),
+])
+def test_yaml_unreadable_scalars(scalar: str, message: str) -> None:
+    with pytest.raises(InputError) as ei:
+        router.parse_yaml(f"name: t\nunfilled_penalty: {scalar}\n")
+    assert ei.value.problems == (("", f"not valid YAML: {message} at line 2 column 19"),)
+
+
+def test_yaml_huge_integers_that_yaml_reads_are_checked_by_range() -> None:
+    """Hexadecimal, octal and base-60 integers have no digit limit in YAML 1.1: they are read,
+    and the validator's range rejects them with a short message."""
+    d = yaml.safe_dump(base_dict())
+    for big in ("0x" + "f" * 3000, "0" + "7" * 3000, ":".join(["59"] * 2000)):
+        with pytest.raises(InputError) as ei:
+            router.parse_yaml(d.replace("qty: 1", f"qty: {big}"))
+        assert ei.value.problems == (("orders[0].lines[0].qty", f"must be at most {MAX_INT}"),)
+
+
+def test_gap_numbers_keep_every_sum_exact() -> None:
+    m = MAX_INT
+    gap = router.parse_gap(f"1 1 {m} {m} {m}")  # the limit itself
+    assert int(gap.cost[0, 0]) == m and int(gap.capacity[0]) == m
+    router.parse_gap(f"1 2 {-(m // 2)} {m // 2} 1 2 3")
+    for text, path, fragment in (
+            (f"1 1 {m + 1} 1 1", "token 3", "integer out of range: '9007199254740992'"),
+            (f"1 1 1 1 {-(m + 1)}", "token 5", "integer out of range"),
+            ("1 1 1 1 " + "1" * 5000, "token 5", "integer out of range: more than 4300 digits"),
+            (f"1 2 1 1 {m} 1 {m}", "resource[1]", "the resources of agent 1 add up to more than"),
+            (f"2 2 {m} 1 0 {-m} 1 1 1 1 5 5", "cost", "the costliest assignments of the jobs add "
+                                                      "up to more than")):
+        with pytest.raises(InputError) as ei:
+            router.parse_gap(text)
+        (p, msg), = ei.value.problems
+        assert p == path and fragment in msg, msg
+
+
+def test_gzip_compressed_instances_read_as_their_text(tmp_path: Path) -> None:
+    import gzip
+
+    import router
+    from tests.conftest import GAP_INSTANCES, HAND
+
+    plain = HAND / "split.yaml"
+    packed = tmp_path / "split.yaml.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert router.load(packed) == router.load(plain)
+    gap = tmp_path / "c0515_1.gz"
+    gap.write_bytes(gzip.compress((GAP_INSTANCES / "c0515_1").read_bytes()))
+    a, b = router.load(gap, format="gap"), router.load(GAP_INSTANCES / "c0515_1", format="gap")
+    assert a.name == b.name == "c0515_1" and (a.cost == b.cost).all()

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +15,7 @@ import router
 from router import validate
 from router.errors import InputError
 from router.instance import Instance, Line
-from router.validate import MAX_INT
+from router.validate import MAX_COST, MAX_INT, checked_fields
 from tests.conftest import HAND, base_dict
 from tests.strategies import instance_dicts
 
@@ -282,7 +283,7 @@ def test_boundaries_are_valid() -> None:
     d = base_dict()
     d["nodes"][0].update(lat=90, lon=-180, max_packages=0, max_units=0, safety_stock=0)
     d["nodes"][1].update(lat=-90, lon=180)
-    d["orders"][0]["lines"][0]["qty"] = MAX_INT
+    d["orders"][0]["lines"][0]["qty"] = MAX_INT - 1  # with O2's unit: the batch's limit
     d["skus"][0]["weight_kg"] = 0
     d["unfilled_penalty"] = 0
     d["orders"].append({"id": "O2", "lat": 0, "lon": 0, "service": "express", "max_packages": 1,
@@ -343,7 +344,8 @@ def test_to_dict_round_trip_with_every_optional_field() -> None:
 # ------------------------------------------- the fast path for well-formed orders
 
 _ODD_VALUES: list[Any] = [None, -1, 0, 1, 2, 1.5, -0.0, 95.0, -181, "x", "", " ", "express", "standard",
-               True, False, float("nan"), float("inf"), 10**400, 2**60, [], {}, [1], "S0"]
+               True, False, float("nan"), float("inf"), 10**400, 2**60, [], {}, [1], "S0",
+               MAX_INT, MAX_COST, 1e13, 1e308, np.int64(2), np.float32(1.5), np.bool_(True)]
 _ORDER_FIELDS = ["id", "lat", "lon", "service", "max_packages", "unfilled_penalty", "lines",
                  "colour"]
 
@@ -384,3 +386,157 @@ def test_fast_path_matches_the_checked_path(d: dict[str, Any], corruptions: list
     assert fast == slow
     if isinstance(fast, Instance):
         assert all(type(o.lat) is float and type(o.lon) is float for o in fast.orders)
+
+
+def _entries(v: Any) -> int:
+    if isinstance(v, dict):
+        return len(v) + sum(_entries(x) for x in v.values())
+    if isinstance(v, list):
+        return sum(_entries(x) for x in v)
+    return 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(instance_dicts())
+def test_entry_count_of_a_valid_instance_is_every_entry(d: dict[str, Any]) -> None:
+    """The JSON reader rules out duplicate keys by this count: it must be every entry of every
+    mapping, on the fast path and the checked one alike."""
+    want = _entries(d)
+    assert checked_fields(d)[1] == want
+    try:
+        validate._FAST = False
+        assert checked_fields(d)[1] == want
+    finally:
+        validate._FAST = True
+
+
+# ------------------------------------------- numpy scalars, magnitudes, short messages
+
+def test_numpy_scalars_are_numbers() -> None:
+    """A service holding the batch in numpy arrays passes their scalars as they are; the
+    instance holds plain Python numbers, equal to the instance of the plain mapping."""
+    plain = base_dict()
+    plain["default_max_packages"] = 2
+    plain["nodes"][0].update(max_packages=7, max_units=9, safety_stock=1, handling_per_unit=0.5)
+    d = copy.deepcopy(plain)
+    d["default_max_packages"] = np.int32(2)
+    d["unfilled_penalty"] = np.float32(200.0)
+    d["shipping"]["zones"][0]["per_kg"] = np.float64(0.5)
+    d["shipping"]["zones"][1]["max_km"] = np.int16(500)
+    d["shipping"]["express_max_km"] = np.uint8(100)
+    d["skus"][0]["weight_kg"] = np.float16(1.0)
+    d["skus"][1]["store_eligible"] = np.bool_(False)
+    d["nodes"][0].update(lat=np.float64(30.2), lon=np.float32(120.0), max_packages=np.int64(7),
+                         max_units=np.uint64(9), safety_stock=np.int8(1),
+                         handling_per_unit=np.float32(0.5))
+    d["nodes"][0]["inventory"] = {"A": np.int64(5), "B": np.int32(5)}
+    d["orders"][0].update(lat=np.float32(30.0), lon=np.int64(120), max_packages=np.int64(1),
+                          unfilled_penalty=np.float64(7.5))
+    plain["orders"][0].update(max_packages=1, unfilled_penalty=7.5)
+    d["orders"][0]["lines"] = [{"sku": "A", "qty": np.int64(1)}]
+    inst = Instance.from_dict(d)
+    assert inst == Instance.from_dict(plain)
+    n, o = inst.nodes[0], inst.orders[0]
+    assert type(n.max_packages) is int and type(n.inventory["A"]) is int
+    assert type(o.lines[0].qty) is int and type(o.lat) is float and type(n.lon) is float
+    assert type(inst.skus[1].store_eligible) is bool and type(inst.unfilled_penalty) is float
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("orders[0].lines[0].qty", np.bool_(True), "must be a positive integer, not a boolean"),
+    ("orders[0].lat", np.bool_(False), "must be a number, not a boolean"),
+    ("unfilled_penalty", np.bool_(True), "must be a number, not a boolean"),
+    ("orders[0].lines[0].qty", np.float64(2.0), "must be a positive integer"),
+    ("nodes[0].inventory.A", np.int64(-1), "must be a non-negative integer"),
+    ("nodes[0].inventory.A", np.uint64(2**64 - 1), f"must be at most {MAX_INT}"),
+    ("skus[0].weight_kg", np.float64("nan"), "must be a finite number"),
+    ("skus[0].store_eligible", np.int64(1), "must be true or false, not a number"),
+])
+def test_numpy_scalars_keep_the_rules(path: str, value: Any, message: str) -> None:
+    assert problems(_set(path, value)) == ((path, message),)
+
+
+@pytest.mark.parametrize("path", ["unfilled_penalty", "orders[0].unfilled_penalty",
+                                  "shipping.zones[0].per_package", "shipping.zones[1].per_kg",
+                                  "skus[0].weight_kg", "nodes[0].handling_per_unit",
+                                  "nodes[1].handling_per_package"])
+def test_costs_weights_and_penalties_have_a_maximum(path: str) -> None:
+    d = base_dict()
+    _set(path, MAX_COST)(d)
+    Instance.from_dict(d)  # the maximum itself is valid
+    for too_big in (MAX_COST * (1 + 1e-9), 1e308, 10**300):
+        assert problems(_set(path, too_big)) == ((path, "must be at most 1e+12"),)
+
+
+def test_distances_have_no_maximum() -> None:
+    d = base_dict()
+    d["shipping"]["zones"][1]["max_km"] = 1e300
+    d["shipping"]["express_max_km"] = 1e300
+    d["nodes"][0]["service_radius_km"] = 1e300
+    assert Instance.from_dict(d).shipping.zones[1].max_km == 1e300
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_merged_lines_keep_to_the_integer_limit(fast: bool, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    monkeypatch.setattr(validate, "_FAST", fast)
+    d = base_dict()
+    d["orders"][0]["lines"] = [{"sku": "A", "qty": MAX_INT - 5}, {"sku": "A", "qty": 5}]
+    assert Instance.from_dict(d).orders[0].lines == (Line("A", MAX_INT),)
+    d["orders"][0]["lines"].append({"sku": "A", "qty": 1})
+    with pytest.raises(InputError) as ei:
+        Instance.from_dict(d)
+    assert ei.value.problems == (
+        ("orders[0].lines[2].qty", f"the lines of SKU 'A' add up to more than {MAX_INT} units "
+                                   "(lines of one SKU are merged)"),)
+    d["orders"][0]["lines"] = [{"sku": "A", "qty": MAX_INT}] * 3  # beyond int64 too
+    with pytest.raises(InputError) as ei:
+        Instance.from_dict(d)
+    assert [p for p, _ in ei.value.problems] == ["orders[0].lines[1].qty"]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_units_of_a_batch_keep_to_the_integer_limit(fast: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate, "_FAST", fast)
+    d = base_dict()
+    d["orders"] = [{"id": f"O{i}", "lat": 30.0, "lon": 120.0,
+                    "lines": [{"sku": "A", "qty": MAX_INT // 4}]} for i in range(4)]
+    Instance.from_dict(d)
+    d["orders"][0]["lines"].append({"sku": "B", "qty": 4})
+    with pytest.raises(InputError) as ei:
+        Instance.from_dict(d)
+    assert ei.value.problems == (
+        ("orders", f"the orders add up to {MAX_INT + 1} units, more than the {MAX_INT} a batch "
+                   "may hold"),)
+
+
+def _bomb(levels: int = 9) -> Any:
+    v: Any = "lol"
+    for _ in range(levels):
+        v = [v] * 9  # shared references: tiny in memory, 9**levels strings if walked
+    return v
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("format", _bomb(), "must be 'router/instance-v1', not a list"),
+    ("nodes[0].kind", _bomb(), "must be 'warehouse' or 'store', not a list"),
+    ("orders[0].service", {"a": _bomb()}, "must be 'standard' or 'express', not a mapping"),
+    ("nodes[0].kind", "depot" * 100_000, "must be 'warehouse' or 'store', not 'depotdepotdepot"
+                                         "depotdepotdepotdepotdepot...'"),
+    ("nodes[0].kind", 10**5000, "must be 'warehouse' or 'store', not an integer of about 5001 "
+                                "digits"),
+    ("orders[0].lines[0].sku", "Z" * 10**6, "unknown SKU '" + "Z" * 40 + "...'"),
+    ("name", _bomb(), "must be a non-empty string, not a list"),
+    ("orders", _bomb(3), "must be a mapping, not a list"),
+], ids=["format-bomb", "kind-bomb", "service-bomb", "kind-long", "kind-5000-digits", "sku-long",
+        "name-bomb", "orders-bomb"])
+def test_messages_stay_short_whatever_the_value(path: str, value: Any, message: str) -> None:
+    got = problems(_set(path, value))
+    assert (got[0][0].startswith(path), got[0][1]) == (True, message)
+    assert all(len(p) + len(m) < 200 for p, m in got)
+
+
+def test_unknown_keys_are_cut_in_the_path() -> None:
+    got = problems(_set("nodes[0]." + "k" * 10_000, 1))
+    assert got == ((f"nodes[0].{'k' * 60}...", "unknown field"),)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 import router
-from router.errors import VerificationError
+from router.errors import InputError, VerificationError
 from router.instance import GapInstance, Instance
-from router.plan import CostBreakdown, Plan
+from router.limits import MAX_COST, MAX_INT
+from router.plan import CostBreakdown, Plan, Unfilled
 from router.verify import VerifyReport, verify
 from tests.conftest import HAND, HAND_OPTIMA, base_dict
 
@@ -340,3 +342,92 @@ def test_gap_cost_mismatch() -> None:
     report = verify(gap, gap_plan([("j1", "a1"), ("j2", "a1"), ("j3", "a2")], 8.0),
                     raise_on_error=False)
     assert codes(report) == ["cost-mismatch"]
+
+
+# ---------------------------------------------------------------- stated bounds, hostile plans
+
+SPLIT = [("O-1", "W-near-A", [("A", 1)]), ("O-1", "W-near-B", [("B", 1)])]  # costs 11
+
+
+@pytest.mark.parametrize(("bound", "flagged"), [
+    (None, False), (0.0, False), (11.0, False), (11.0 + 5e-7, False), (11.001, True), (1e300, True)])
+def test_a_lower_bound_above_the_objective_is_flagged(bound: float | None, flagged: bool) -> None:
+    inst = load("split")
+    plan = dataclasses.replace(make_plan(inst.name, SPLIT, objective=11.0), lower_bound=bound)
+    report = verify(inst, plan, raise_on_error=False)
+    assert codes(report) == (["lower-bound"] if flagged else [])
+    assert report.feasible  # what it ships is fine; what it claims is not
+    if flagged:
+        assert str(report.violations[0]).startswith(
+            f"lower-bound: lower bound {bound:.6f} is above the plan's stated objective 11.000000")
+
+
+def test_a_lower_bound_above_the_recomputed_cost_is_flagged() -> None:
+    """A plan understating its bound and its objective alike still has a bound above its
+    true cost."""
+    inst = load("split")
+    plan = dataclasses.replace(make_plan(inst.name, SPLIT, objective=20.0), lower_bound=15.0)
+    assert codes(verify(inst, plan, raise_on_error=False)) == ["cost-mismatch", "lower-bound"]
+    gap = router.parse_gap(TINY_GAP, name="tiny")
+    plan = dataclasses.replace(gap_plan([("j1", "a1"), ("j2", "a1"), ("j3", "a2")], 9.0),
+                               lower_bound=9.5)
+    assert codes(verify(gap, plan, raise_on_error=False)) == ["lower-bound"]
+
+
+def test_the_cli_flags_a_bound_above_the_objective(tmp_path: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from router.cli import main
+
+    inst = load("split")
+    plan = dataclasses.replace(make_plan(inst.name, SPLIT, objective=11.0), lower_bound=12.0)
+    path = tmp_path / "plan.json"
+    plan.write(path)
+    assert main(["verify", str(HAND / "split.yaml"), str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "lower-bound: lower bound 12.000000 is above the plan's stated objective" in out
+
+
+@pytest.mark.parametrize("qty", [10**400, MAX_INT + 1, 2.0, "1", None, True])
+def test_a_constructed_plan_with_any_quantity_is_checked_not_crashed(qty: Any) -> None:
+    inst = load("split")
+    good = make_plan(inst.name, SPLIT, objective=11.0)
+    ship = good.shipments[0]
+    plan = dataclasses.replace(good, shipments=(
+        dataclasses.replace(ship, lines=(dataclasses.replace(ship.lines[0], qty=qty),)),
+        good.shipments[1]), unfilled=(Unfilled("O-1", "A", qty),))
+    report = verify(inst, plan, raise_on_error=False)
+    assert "quantity" in codes(report) and not report.feasible
+    assert all(len(str(v)) < 200 for v in report.violations)
+
+
+@pytest.mark.parametrize("field", ["objective", "lower_bound", "cost"])
+def test_plan_numbers_beyond_the_float_range_are_bad_input(field: str) -> None:
+    d = make_plan("hand-split", SPLIT, objective=11.0).to_dict()
+    d[field] = {"package": 10**400, "unit": 1, "unfilled": 0, "total": 11} if field == "cost" \
+        else 10**400
+    with pytest.raises(InputError) as ei:
+        Plan.from_dict(d)
+    path = "cost.package" if field == "cost" else field
+    assert ei.value.problems == ((path, "must be a finite number or null"),)
+
+
+@pytest.mark.parametrize("weight", [MAX_COST, 0.5])
+def test_largest_costs_and_quantities_still_verify(weight: float) -> None:
+    """At the documented maxima (costs 1e12, a batch of MAX_INT units) every sum is finite and
+    a solver's plan verifies, also after a round trip through its file; heavy units stay
+    unfilled (1e24 a unit against a penalty of 1e12), light ones ship."""
+    d = base_dict()
+    d["shipping"]["zones"] = [{"max_km": 500, "per_package": MAX_COST, "per_kg": MAX_COST}]
+    d["unfilled_penalty"] = MAX_COST
+    d["skus"] = [{"id": "A", "weight_kg": weight}, {"id": "B", "weight_kg": 1e-12}]
+    d["nodes"][0].update(handling_per_package=MAX_COST, inventory={"A": MAX_INT, "B": 3})
+    d["orders"] = [{"id": "O1", "lat": 30.0, "lon": 120.0,
+                    "lines": [{"sku": "A", "qty": MAX_INT - 10}, {"sku": "B", "qty": 4}]},
+                   {"id": "O2", "lat": 30.0, "lon": 120.0, "lines": [{"sku": "B", "qty": 6}]}]
+    inst = Instance.from_dict(d)
+    plan = router.solve(inst, solver="greedy")
+    report = verify(inst, plan)
+    assert report.ok and math.isfinite(report.cost.total) and report.cost.total > 1e27
+    shipped_a = sum(ln.qty for s in plan.shipments for ln in s.lines if ln.sku == "A")
+    assert shipped_a == (0 if weight == MAX_COST else MAX_INT - 10)
+    assert verify(inst, Plan.from_json(plan.to_json())).ok

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a solver parameter (see `router solvers --params`); repeatable")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log the stages and the engines' output to stderr")
-    p.add_argument("-o", "--output", metavar="PLAN", help="plan file (default: stdout)")
+    p.add_argument("-o", "--output", metavar="PLAN",
+                   help="plan file, .json (router/plan-v1) or .csv (default: stdout)")
 
     p = sub.add_parser("validate", help="check an instance file")
     p.add_argument("file")
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("plan")
     _add_format(p)
+    p.add_argument("--all", action="store_true",
+                   help="list every problem (default: counts by kind and the first 20)")
 
     p = sub.add_parser("solvers", help="list the solvers available here")
     p.add_argument("--params", action="store_true",
@@ -167,9 +170,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
                         work_limit=args.work_limit, seed=args.seed, mip_gap=args.mip_gap,
                         threads=args.threads, initial=initial, verbose=args.verbose, **options)
     if args.output:
-        plan.write(args.output)
+        plan.write(args.output, instance=instance)
+    elif sys.stdout.isatty():  # a person at a terminal: the summary, not the JSON
+        print(plan)
+        print("the plan is not saved: add -o plan.json (or -o plan.csv), or redirect the "
+              "output to a file", file=sys.stderr)
     else:
-        sys.stdout.write(plan.to_json() + "\n")
+        sys.stdout.write(plan.with_details(instance).to_json() + "\n")
     print(_summary(plan), file=sys.stderr)
     return EXIT_OK if plan.has_plan else EXIT_NO_PLAN
 
@@ -194,7 +201,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     inst = router.load(args.file, format=args.format)
     plan = router.Plan.read(args.plan)
     report = router.verify(inst, plan, raise_on_error=False)
-    print(f"{args.plan}: {report}")
+    print(f"{args.plan}: {report.summary(limit=None if args.all else 20)}")
     return EXIT_OK if report.ok else EXIT_NO_PLAN
 
 
@@ -274,11 +281,13 @@ def _log_to_stderr() -> None:
 
 
 def _load_extensions() -> None:
-    """Commands defined in other modules (generate, export, bench) register themselves."""
+    """Commands defined in other modules (generate, export, bench, explain, show) register
+    themselves."""
     import importlib
 
     for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench",
-                "router.cli.network", "router.cli.replay"):
+                "router.cli.explain", "router.cli.show", "router.cli.network",
+                "router.cli.replay"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:

@@ -6,42 +6,44 @@ the format from the extension (or ``format=``) and names the file in every error
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
 
-from router.errors import InputError
+from router.errors import InputError, brief
 from router.instance import GapInstance, Instance
+from router.io.safe import json_duplicates, json_value, read_text, yaml_value
+from router.limits import MAX_DIGITS, MAX_FILE_BYTES, MAX_INT
+from router.validate import checked_fields
 
 FORMATS = ("yaml", "json", "gap")
 
-try:  # the C loader is several times faster on large batches; both are safe loaders
-    _SafeLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _SafeLoader = yaml.SafeLoader
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a finite number")
+__all__ = ["FORMATS", "format_of", "load", "loads", "parse_gap", "parse_json", "parse_yaml",
+           "read_text"]
 
 
 def parse_json(text: str, source: str = "<string>") -> Instance:
     """Parse ``router/instance-v1`` JSON text."""
     if not text.strip():
         raise InputError([("", "file is empty")], source)
+    # Duplicate keys without a hook on every object (10% of the load time of a large batch):
+    # a valid instance's mappings are all read by validation, which counts their entries; as
+    # many colons in the text (each entry has one) leave no room for a key given twice.
+    data = json_value(text, source, check_duplicates=False)
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as e:
-        msg = e.msg.removesuffix(" at")  # "Unterminated string starting at" + " at line"
-        raise InputError([("", f"not valid JSON: {msg} at line {e.lineno} column {e.colno}")],
-                         source) from None
-    except ValueError as e:
-        raise InputError([("", f"not valid JSON: {e}")], source) from None
-    return Instance.from_dict(data, source)
+        fields, entries = checked_fields(data, source)
+    except InputError:
+        dups = json_duplicates(text, source)  # a duplicate may be why it is invalid
+        if dups:
+            raise InputError(dups, source) from None
+        raise
+    if entries != text.count(":"):  # a colon inside a string, or a key given twice
+        dups = json_duplicates(text, source)
+        if dups:
+            raise InputError(dups, source)
+    return Instance(**fields)
 
 
 def parse_yaml(text: str, source: str = "<string>") -> Instance:
@@ -49,36 +51,39 @@ def parse_yaml(text: str, source: str = "<string>") -> Instance:
     Python objects are bad input and are never executed."""
     if not text.strip():
         raise InputError([("", "file is empty")], source)
-    try:
-        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - safe loader
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise InputError([("", f"not valid YAML: {e.problem or e.context}{where}")],
-                         source) from None
-    except yaml.YAMLError as e:
-        raise InputError([("", f"not valid YAML: {e}")], source) from None
+    data = yaml_value(text, source)
     if data is None:
         raise InputError([("", "file is empty")], source)
     return Instance.from_dict(data, source)
 
 
+_INT_TOKEN = re.compile(r"[+-]?\d+")
+
+
 def parse_gap(text: str, source: str = "<string>", name: str | None = None) -> GapInstance:
-    """Parse an OR-Library GAP file: ``m n``, costs (m x n), resources (m x n), capacities (m)."""
+    """Parse an OR-Library GAP file: ``m n``, costs (m x n), resources (m x n), capacities (m).
+
+    Every number is an integer of magnitude at most ``MAX_INT``; so are the total resource of
+    each agent and the costs of the costliest assignment of every job added up, so that every
+    sum a solver or the verifier forms is exact in float64 and int64."""
     tokens = text.split()
     if not tokens:
         raise InputError([("", "file is empty")], source)
     try:
-        values = np.array([int(t) for t in tokens], dtype=np.int64)
-    except OverflowError:
-        pos = next(k for k, t in enumerate(tokens) if not -(2**63) <= int(t) < 2**63)
-        raise InputError([(f"token {pos + 1}", f"integer out of range: {tokens[pos][:40]}")],
-                         source) from None
+        ints = [int(t) for t in tokens]
     except ValueError:
-        bad = next(t for t in tokens if not _is_int(t))
-        pos = tokens.index(bad)
-        raise InputError([(f"token {pos + 1}", f"expected an integer, found {bad[:40]!r}")],
-                         source) from None
+        pos = next(k for k, t in enumerate(tokens) if not _is_int(t))
+        bad = tokens[pos]
+        if _INT_TOKEN.fullmatch(bad):  # digits only: longer than int() reads
+            msg = f"integer out of range: more than {MAX_DIGITS} digits"
+        else:
+            msg = f"expected an integer, found {brief(bad)}"
+        raise InputError([(f"token {pos + 1}", msg)], source) from None
+    if max(ints) > MAX_INT or min(ints) < -MAX_INT:
+        pos = next(k for k, v in enumerate(ints) if not -MAX_INT <= v <= MAX_INT)
+        raise InputError([(f"token {pos + 1}", f"integer out of range: {brief(tokens[pos])} "
+                                               f"(at most {MAX_INT} in magnitude)")], source)
+    values = np.array(ints, dtype=np.int64)
     if len(values) < 2:
         raise InputError([("header", "expected 'm n' (agents and jobs)")], source)
     m, n = int(values[0]), int(values[1])
@@ -99,6 +104,17 @@ def parse_gap(text: str, source: str = "<string>", name: str | None = None) -> G
     if (capacity < 0).any():
         i = int(np.argmax(capacity < 0))
         problems.append((f"capacity[{i + 1}]", "must be non-negative"))
+    if problems:
+        raise InputError(problems, source)
+    # exact sums: Python integers (each row sum fits int64 only once it is known to be small)
+    for i, row in enumerate(resource.tolist()):
+        if sum(row) > MAX_INT:
+            problems.append((f"resource[{i + 1}]", f"the resources of agent {i + 1} add up to "
+                                                   f"more than {MAX_INT}"))
+            break
+    if sum(np.abs(cost).max(axis=0).tolist()) > MAX_INT:
+        problems.append(("cost", f"the costliest assignments of the jobs add up to more than "
+                                 f"{MAX_INT} in magnitude"))
     if problems:
         raise InputError(problems, source)
     return GapInstance(name=name or "gap", cost=cost, resource=resource, capacity=capacity)
@@ -124,39 +140,30 @@ def loads(text: str, format: str, source: str = "<string>",
     raise InputError([("", f"unknown format {format!r}; use one of {', '.join(FORMATS)}")], source)
 
 
+def _plain(path: str | os.PathLike[str]) -> Path:
+    """The file name without a ``.gz`` suffix (gzip-compressed files are read as their text)."""
+    p = Path(path)
+    return p.with_suffix("") if p.suffix.lower() == ".gz" else p
+
+
 def format_of(path: str | os.PathLike[str]) -> str | None:
-    """The instance format implied by a file name, or ``None`` when the extension says nothing."""
-    suffix = Path(path).suffix.lower()
+    """The instance format implied by a file name (``.json``, ``.yaml``, ``.yml``, each also
+    gzip-compressed as ``.json.gz`` ...), or ``None`` when the extension says nothing."""
+    suffix = _plain(path).suffix.lower()
     return {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix)
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a file as UTF-8 text; a missing, unreadable or binary file is bad input."""
-    source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError([("", "no such file")], source) from None
-    except IsADirectoryError:
-        raise InputError([("", "is a directory, not a file")], source) from None
-    except OSError as e:
-        raise InputError([("", f"cannot read: {e.strerror}")], source) from None
-    if b"\x00" in raw[:8192]:
-        raise InputError([("", "binary data, not a text instance file")], source)
-    try:
-        return raw.decode("utf-8-sig")  # a leading byte-order mark is not part of the text
-    except UnicodeDecodeError as e:
-        raise InputError([("", f"not UTF-8 text (byte {e.start})")], source) from None
-
-
-def load(path: str | os.PathLike[str], format: str | None = None) -> Instance | GapInstance:
+def load(path: str | os.PathLike[str], format: str | None = None, *,
+         max_bytes: int = MAX_FILE_BYTES) -> Instance | GapInstance:
     """Read an instance file. ``format`` is ``yaml``, ``json`` or ``gap``; by default the
-    extension decides (``.yaml``/``.yml``/``.json``)."""
+    extension decides (``.yaml``/``.yml``/``.json``). A file whose name ends in ``.gz`` and
+    that is gzip-compressed is read as its text. A file (or its decompressed text) larger than
+    ``max_bytes`` is bad input (found without reading it all)."""
     fmt = format or format_of(path)
     if fmt is None:
         raise InputError([("", "cannot tell the format from the extension; use .yaml, .yml or "
                                ".json, or --format gap for an OR-Library GAP file")], str(path))
-    text = read_text(path)
-    return loads(text, fmt, source=str(path), name=Path(path).stem)
+    text = read_text(path, max_bytes)
+    return loads(text, fmt, source=str(path), name=_plain(path).stem)
 
 

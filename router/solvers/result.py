@@ -39,7 +39,9 @@ def conclude(solver: str, p: Problem, run: Run, x: np.ndarray | None, *,
         return Outcome(solver, Status.INFEASIBLE, Termination(Reason.INFEASIBLE, limit, detail),
                        None, None, None, source, stats)
     if x is not None:
-        bad = violations(p, x)
+        from router.solvers.heuristics.core import feasible
+
+        bad = [] if feasible(p, x) else violations(p, x)
         obj = objective(p, x) if not bad else math.inf
         if bad or not math.isfinite(obj):
             why = "; ".join(bad) or "a line that must be filled is short"

@@ -1,1 +1,23 @@
-"""Lower bounds: the Lagrangian relaxation (prices on stock and capacity) and the LP bound."""
+"""Lower bounds on the optimum.
+
+- :mod:`~router.solvers.bounds.dual`: the Lagrangian dual of the coupling rows (stock pools,
+  node packages, node units) maximised by column generation over exact per-order plans: a
+  proven bound at least as strong as the LP relaxation, and the prices of those rows.
+  :func:`lagrangian_bound` is the entry point; :func:`evaluate` proves the bound of any
+  prices.
+- :mod:`~router.solvers.bounds.oracle`: the per-order subproblem, solved exactly.
+- :mod:`~router.solvers.bounds.lagrangian`: the ``lagrangian`` solver (priced plans).
+"""
+
+from router.solvers.bounds.dual import (
+    BoundParams,
+    BoundResult,
+    BoundStats,
+    DualPrices,
+    Lagrangian,
+    evaluate,
+    lagrangian_bound,
+)
+
+__all__ = ["BoundParams", "BoundResult", "BoundStats", "DualPrices", "Lagrangian", "evaluate",
+           "lagrangian_bound"]

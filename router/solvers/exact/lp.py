@@ -79,15 +79,22 @@ def _solve(lp: ColumnLp, time_limit: float | None, threads: int, workdir: str) -
     m.a_matrix_.start_ = np.asarray(lp.start, dtype=np.int32)
     m.a_matrix_.index_ = np.asarray(lp.index, dtype=np.int32)
     m.a_matrix_.value_ = np.asarray(lp.value, dtype=np.float64)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", int(threads))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(0.001, float(time_limit)))
-    h.passModel(m)
-    h.run()
-    ms = h.getModelStatus()
     hs = highspy.HighsModelStatus
+    for attempt in (threads, 0):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if attempt:
+            h.setOptionValue("threads", int(attempt))
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(0.001, float(time_limit)))
+        h.passModel(m)
+        h.run()
+        ms = h.getModelStatus()
+        # HiGHS refuses to run ("Not Set") when this process was forked from one that ran
+        # HiGHS with another number of threads (its scheduler is fixed at its first run):
+        # then once more with HiGHS's default, what such a caller most likely used
+        if ms != hs.kNotset or not attempt:
+            break
     info = h.getInfo()
     sol = h.getSolution()
     has_dual = info.dual_solution_status == 2  # kSolutionStatusFeasible

@@ -329,6 +329,8 @@ def lp_bound(problem: Problem, budget: Budget, model: MipModel | None = None,
     if must_fill_without_source(problem):
         return LpBound(None, INFEASIBLE, None, EngineAnswer(
             INFEASIBLE, detail="a line that must be filled has no candidate node"), None)
+    if problem.n_line_arcs > LP_SIMPLEX_MAX_LINE_ARCS and model is None:
+        return _lagrangian_lp_bound(problem, budget)
     t0 = time.perf_counter()
     if model is None:
         model = build_model(problem)
@@ -341,6 +343,32 @@ def lp_bound(problem: Problem, budget: Budget, model: MipModel | None = None,
         return LpBound(None, INFEASIBLE, None, ans, model)
     bound = strengthen_bound(model, ans.bound)
     return LpBound(bound, OPTIMAL if ans.status == OPTIMAL else NO_SOLUTION, duals, ans, model)
+
+
+# above this many line-arcs the LP's simplex takes seconds to minutes (30-113 s on the
+# 200,000 of the 20,000-order batch): the Lagrangian dual of router.solvers.bounds, at least
+# as strong once converged, takes over
+LP_SIMPLEX_MAX_LINE_ARCS = 30_000
+
+
+def _lagrangian_lp_bound(problem: Problem, budget: Budget) -> LpBound:
+    """``lp_bound`` of a large batch: the Lagrangian dual by column generation (status
+    ``optimal`` once converged, ``no_solution`` with the bound reached when the time ran out);
+    no row duals or model (its prices are those of the coupling rows only)."""
+    from router.solvers.bounds.dual import lagrangian_bound
+
+    r = lagrangian_bound(problem, budget, max_iterations=budget.work)
+    s = r.stats
+    detail = f"Lagrangian dual by column generation ({s.iterations} rounds, {s.stop})"
+    if r.bound == math.inf:
+        return LpBound(None, INFEASIBLE, None, EngineAnswer(INFEASIBLE, detail=detail), None)
+    bound = r.bound if math.isfinite(r.bound) else None
+    done = s.stop in ("converged", "no_column", "feasible")
+    limit = Limit.NONE if done else (Limit.WORK if s.stop == "iterations" else Limit.TIME)
+    ans = EngineAnswer(OPTIMAL if done else NO_SOLUTION, bound=bound,
+                       solve_seconds=s.seconds, iterations=s.iterations, detail=detail,
+                       limit=limit)
+    return LpBound(bound, ans.status, None, ans, None)
 
 
 @register("lp-bound", "LP relaxation of the MIP model (HiGHS): a proven lower bound, beside "

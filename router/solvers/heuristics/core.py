@@ -23,6 +23,12 @@ One bidding round, over all active orders at once:
 
 Rounds accept at least one bid each (else the first order is inserted sequentially), so the
 loop ends; a round costs time linear in the line-arcs of the orders still active.
+
+Two engines run the rounds with the same arithmetic and give the same plan: compiled loops
+(:mod:`router.solvers.heuristics.kernels`, numba; order by order, an order's last bid reused
+while nothing it reads has changed) and whole-array numpy passes (:func:`make_bids`,
+:func:`accept_bids`), the reference that tests compare them with (``engine`` of
+:func:`insert_orders`; ``ROUTER_JIT=0`` selects numpy everywhere).
 """
 
 from __future__ import annotations
@@ -31,11 +37,14 @@ import logging
 import math
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from router import jit
 from router.compile import Problem, expand_ranges
 from router.contract import Budget
+from router.solvers.heuristics import kernels
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +78,16 @@ class State:
 
     def __init__(self, p: Problem, x: np.ndarray | None = None) -> None:
         self.p = p
-        self.x = (np.zeros(p.n_line_arcs, dtype=np.int64) if x is None
-                  else np.asarray(x, dtype=np.int64).copy())
+        if x is None:  # nothing shipped: what is left is everything
+            self.x = np.zeros(p.n_line_arcs, dtype=np.int64)
+            self.arc_units = np.zeros(p.n_arcs, dtype=np.int64)
+            self.pool_left = p.pool_qty.astype(np.float64)
+            self.cap_left = p.node_capacity.astype(np.float64)
+            self.node_pk_left = p.node_max_packages.astype(np.float64)
+            self.order_npk = np.zeros(p.n_orders, dtype=np.int64)
+            self.line_need = p.line_qty.astype(np.int64)
+            return
+        self.x = np.asarray(x, dtype=np.int64).copy()
         x = self.x
         self.arc_units = np.bincount(p.e_arc, weights=x, minlength=p.n_arcs).astype(np.int64)
         used = self.arc_units > 0
@@ -487,7 +504,8 @@ def accept_bids(p: Problem, st: State, b: Bids, limit: int | None = None,
 def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
                   priority: str = "regret", tiebreak: np.ndarray | None = None,
                   chunk: float | None = None, deadline: Budget | None = None,
-                  max_rounds: int = 10_000, mode: str = "cost") -> dict[str, int]:
+                  max_rounds: int = 10_000, mode: str = "cost",
+                  engine: str = "auto") -> dict[str, int]:
     """Route the short lines of ``orders`` into ``st`` by bidding rounds (module docstring).
 
     ``chunk``: accept at most this fraction of the bids per round (the regret rule recomputes
@@ -496,29 +514,163 @@ def insert_orders(p: Problem, st: State, orders: np.ndarray, pr: Prices, *,
     Past the ``deadline`` the rounds do not stop: they accept every bid that fits (as greedy
     does), so every order is still routed. A plan that leaves orders unrouted because the
     clock ran out is worth nothing to the caller; one greedy pass (a few microseconds per
-    order) is the floor of every budget."""
+    order) is the floor of every budget.
+
+    ``engine``: ``"jit"`` runs each round as the compiled loops of
+    :mod:`router.solvers.heuristics.kernels`, ``"numpy"`` as whole-array passes
+    (:func:`make_bids`, :func:`accept_bids`); both give the same plan. ``"auto"``: the
+    compiled loops where numba is enabled (:data:`router.jit.ENABLED`)."""
+    if engine not in ("auto", "jit", "numpy"):
+        raise ValueError(f"unknown engine {engine!r}")
+    fast = engine == "jit" or (engine == "auto" and jit.ENABLED)
     if tiebreak is None:
         tiebreak = np.arange(p.n_orders)
-    ao = np.unique(orders)
+    ao = np.asarray(orders, dtype=np.int64)
+    if len(ao) > 1 and not (ao[1:] > ao[:-1]).all():
+        ao = np.unique(ao)
     ao = ao[p.order_arc_ptr[ao + 1] > p.order_arc_ptr[ao]]
     rounds = fallback = 0
+    jr = _JitRound(p, st, pr, priority, tiebreak, mode, ao) if fast else None
+    loc = np.arange(len(ao))  # the orders' places in the compiled rounds' cache
     while len(ao) and rounds < max_rounds:
         if chunk is not None and deadline is not None and deadline.expired():
             chunk = None
         rounds += 1
-        b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
-        if b.n_orders == 0:
-            break
-        limit = None if chunk is None else max(1, math.ceil(chunk * b.n_orders))
-        acc = accept_bids(p, st, b, limit)
-        ao = np.setdiff1d(ao, b.silent, assume_unique=True)
-        if len(acc) == 0:
+        if jr is not None:
+            n_bidders, first, silent, n_acc = jr.run(ao, loc, chunk)
+            if n_bidders == 0:
+                break
+            ao, loc = ao[~silent], loc[~silent]
+        else:
+            b = make_bids(p, st, ao, pr, priority, tiebreak, mode)
+            if b.n_orders == 0:
+                break
+            limit = None if chunk is None else max(1, math.ceil(chunk * b.n_orders))
+            n_acc = len(accept_bids(p, st, b, limit))
+            keep = ~np.isin(ao, b.silent, assume_unique=True)
+            ao, loc = ao[keep], loc[keep]
+            first = int(b.bidders[0])
+        if n_acc == 0:
             # nothing fitted together: route the first bidder alone (sequential rule), retire it
             fallback += 1
-            insert_sequential(p, st, b.bidders[:1], pr)
-            ao = ao[ao != b.bidders[0]]
-        ao = ao[_order_short(p, st, ao) > 0]
+            insert_sequential(p, st, np.array([first], dtype=np.int64), pr)
+            if jr is not None:
+                jr.forget()
+            keep = ao != first
+            ao, loc = ao[keep], loc[keep]
+        keep = _order_short(p, st, ao) > 0
+        ao, loc = ao[keep], loc[keep]
     return {"rounds": rounds, "sequential": fallback}
+
+
+def _readonly(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A read-only contiguous view (a copy only where the dtype or layout differs), so that
+    the compiled loops see one array type whatever the caller passed."""
+    v: np.ndarray = np.ascontiguousarray(a, dtype=dtype).view()
+    v.flags.writeable = False
+    return v
+
+
+class _JitRound:
+    """Bidding rounds as the compiled loops (:mod:`kernels`) over the arrays of ``st``, for
+    the orders ``ao`` (sorted) of one :func:`insert_orders` call: their bids of the last
+    round kept, and the round that last changed each pool and node (a kept bid is reused
+    where none of its pools and nodes changed since)."""
+
+    def __init__(self, p: Problem, st: State, pr: Prices, priority: str,
+                 tiebreak: np.ndarray, mode: str, ao: np.ndarray) -> None:
+        if mode not in kernels.MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        self.p, self.st = p, st
+        self.regret = priority == "regret"
+        self.mode = kernels.MODES[mode]
+        n = len(ao)
+        # the orders by tiebreak (ties by index), once: a round's bidders in this sequence,
+        # then stably by regret, are what lexsort((tiebreak, -regret)) gives, at half its cost
+        self.by_tiebreak = np.argsort(np.asarray(tiebreak)[ao], kind="stable")
+        self.is_bidder = np.zeros(n, dtype=bool)
+        self.pos = np.zeros(n, dtype=np.int64)
+        self.unit = _readonly(pr.unit, np.float64)
+        self.fixed = _readonly(pr.fixed, np.float64)
+        self.penalty = _readonly(pr.penalty, np.float64)
+        self.flags = _flags(p)
+        self.round_no = 0
+        self.epoch = 0
+        # stock and unit capacity at or above a line's largest need never limit a bid
+        q = float(p.line_qty.max(initial=0))
+        self.pool_lim = q
+        self.cap_lim = q + 1.0 if self.flags[2] else np.inf
+        self.pool_stamp = np.full(len(p.pool_qty), -1, dtype=np.int64)
+        self.node_stamp = np.full(p.n_nodes, -1, dtype=np.int64)
+        self.c_stamp = np.full(n, -1, dtype=np.int64)
+        self.c_n = np.zeros(n, dtype=np.int64)
+        self.c_lptr = np.zeros(n + 1, dtype=np.int64)
+        olp = p.order_line_ptr
+        np.cumsum(olp[ao + 1] - olp[ao], out=self.c_lptr[1:])
+        n_l = int(self.c_lptr[-1])
+        self.c_e = np.zeros(n_l, dtype=np.int64)
+        self.c_q = np.zeros(n_l, dtype=np.int64)
+        self.c_pk = np.zeros(n_l)
+        self.c_arc = np.zeros(n_l, dtype=np.int64)
+        self.c_node = np.zeros(n_l, dtype=np.int64)
+        self.c_pool = np.zeros(n_l, dtype=np.int64)
+        self.c_amt = np.zeros(n_l)
+        self.c_reg = np.zeros(n)
+
+    def forget(self) -> None:
+        """Drop every kept bid (the state changed outside the rounds)."""
+        self.epoch = self.round_no + 1
+
+    def run(self, ao: np.ndarray, loc: np.ndarray, chunk: float | None
+            ) -> tuple[int, int, np.ndarray, int]:
+        """Bids of the active orders ``ao`` (``loc``: their places among the call's orders)
+        and their acceptance: (bidders, the first bidder by priority, which orders of ``ao``
+        are silent, orders accepted)."""
+        p, st = self.p, self.st
+        self.round_no += 1
+        pool_finite, cap_finite, unit_use = self.flags
+        (bidders, bid_loc, ent_ptr, b_e, b_q, b_pk, b_arc, b_node, b_pool, b_amt, reg,
+         silent) = kernels.bid_round(
+            ao, loc, self.mode, self.regret, p.order_line_ptr, p.line_e_ptr, p.e_arc,
+            p.e_pool, p.e_ub, p.e_use, p.arc_node, p.order_arc_ptr, p.order_max_packages,
+            st.x, st.arc_units, st.pool_left, st.cap_left, st.node_pk_left, st.order_npk,
+            st.line_need, self.unit, self.fixed, self.penalty, pool_finite, cap_finite,
+            unit_use, self.round_no, self.epoch, self.pool_stamp, self.node_stamp,
+            self.c_stamp, self.c_n, self.c_lptr, self.c_e, self.c_q, self.c_pk, self.c_arc,
+            self.c_node, self.c_pool, self.c_amt, self.c_reg)
+        nb = len(bidders)
+        if nb == 0:
+            return 0, -1, silent, 0
+        self.is_bidder[bid_loc] = True
+        self.pos[bid_loc] = np.arange(nb)
+        seq = self.by_tiebreak[self.is_bidder[self.by_tiebreak]]
+        self.is_bidder[bid_loc] = False
+        order_rank = self.pos[seq]  # bidders by tiebreak ("sequence": the priority)
+        if self.regret:
+            order_rank = order_rank[np.argsort(-reg[order_rank], kind="stable")]
+        n_bid = nb if chunk is None else min(nb, max(1, math.ceil(chunk * nb)))
+        accepted, n_acc = kernels.accept_round(
+            order_rank, ent_ptr, b_q, b_pk, b_node, b_pool, b_amt, n_bid, 4, 2, True,
+            st.pool_left, st.cap_left, st.node_pk_left, self.round_no, self.pool_stamp,
+            self.node_stamp, self.pool_lim, self.cap_lim)
+        kernels.apply_round(bidders, bid_loc, ent_ptr, accepted, b_e, b_q, b_pk, b_arc,
+                            p.e_line, st.x, st.arc_units, st.line_need, st.order_npk,
+                            self.c_stamp)
+        return nb, int(bidders[order_rank[0]]), silent, int(n_acc)
+
+
+_FLAGS: weakref.WeakKeyDictionary[Problem, tuple[bool, bool, bool]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _flags(p: Problem) -> tuple[bool, bool, bool]:
+    """(any finite pool, any finite node capacity, every line-arc uses one unit per unit)."""
+    f = _FLAGS.get(p)
+    if f is None:
+        f = _FLAGS[p] = (bool(np.isfinite(p.pool_qty).any()),
+                         bool(np.isfinite(p.node_capacity).any()),
+                         bool((p.e_use == 1.0).all()))
+    return f
 
 
 def _order_short(p: Problem, st: State, orders: np.ndarray) -> np.ndarray:
@@ -622,3 +774,54 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
     if polish:
         a = assign.improve(M, a, rng, deadline, kick=False)
     return M.to_x(p, a)
+
+
+def feasible(p: Problem, x: np.ndarray) -> bool:
+    """A quick check that ``x`` keeps every constraint (the compiled twin of
+    :func:`router.evaluate.violations`, which names what is broken); False (also where the
+    compiled loops are off) is to be confirmed by ``violations``."""
+    if not jit.ENABLED or x.shape != (p.n_line_arcs,):
+        return False
+    return bool(kernels.feasible(np.ascontiguousarray(x, dtype=np.int64), p.e_line, p.e_arc,
+                                 p.e_pool, p.e_ub, p.e_use, p.arc_node, p.arc_order,
+                                 p.line_qty, p.line_penalty, p.pool_qty, p.node_max_packages,
+                                 p.node_capacity, p.order_max_packages, p.n_arcs, 1e-6))
+
+
+_TINY: dict[str, Any] = {
+    "name": "warm-up",
+    "shipping": {"zones": [{"max_km": 100.0, "per_package": 1.0, "per_kg": 0.1},
+                           {"max_km": 2000.0, "per_package": 2.0, "per_kg": 0.2}]},
+    "unfilled_penalty": 50.0,
+    "skus": [{"id": "A", "weight_kg": 1.0}, {"id": "B", "weight_kg": 2.0}],
+    "nodes": [{"id": "W", "kind": "warehouse", "lat": 30.0, "lon": 120.0, "max_units": 3,
+               "inventory": {"A": 2, "B": 2}},
+              {"id": "S", "kind": "store", "lat": 30.1, "lon": 120.1, "service_radius_km": 50.0,
+               "inventory": {"A": 1}}],
+    "orders": [{"id": "O1", "lat": 30.05, "lon": 120.05, "lines": [{"sku": "A", "qty": 2},
+                                                                   {"sku": "B", "qty": 1}]},
+               {"id": "O2", "lat": 30.0, "lon": 120.0, "lines": [{"sku": "A", "qty": 1}]}],
+}
+
+
+def warm_up() -> None:
+    """Load the compiled loops of compilation and of the bidding rounds (compile them, the
+    first time after an install) on a tiny batch, so that no real batch pays for it. Runs
+    once, when this module is imported (with :mod:`router`). Where numba fails, the numpy
+    paths are used instead and the failure is logged."""
+    if not jit.ENABLED:
+        return
+    from router.compile import compile_problem
+    from router.instance import Instance
+
+    try:
+        p = compile_problem(Instance.from_dict(_TINY))
+        st = State(p)
+        insert_orders(p, st, np.arange(p.n_orders), true_prices(p), engine="jit")
+        feasible(p, st.x)
+    except Exception:  # pragma: no cover  (a broken numba installation)
+        log.warning("compiled loops unavailable; using the numpy paths", exc_info=True)
+        jit.ENABLED = False
+
+
+warm_up()

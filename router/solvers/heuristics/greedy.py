@@ -1,6 +1,6 @@
 """``greedy``: the fast baseline and the fallback that always returns a plan.
 
-Vectorised bidding rounds over all orders (:func:`router.solvers.heuristics.core.insert_orders`): every
+Bidding rounds over all orders (:func:`router.solvers.heuristics.core.insert_orders`): every
 order bids for its best option given what is left (a primary node shipping the lines it
 carries best together, the other lines from their cheapest sources, short lines split where
 stock is short); conflicts on stock, package and unit capacity are settled by regret (the
@@ -30,13 +30,15 @@ from router.solvers.registry import register
 from router.solvers.result import conclude
 
 
-def greedy_solution(p: Problem, seed: int = 0, deadline: Budget | None = None
-                    ) -> tuple[np.ndarray | None, dict[str, int]]:
+def greedy_solution(p: Problem, seed: int = 0, deadline: Budget | None = None,
+                    engine: str = "auto") -> tuple[np.ndarray | None, dict[str, int]]:
     """Units per line-arc from the bidding rounds (``None`` if a must-fill line cannot be
-    filled), and round statistics."""
+    filled), and round statistics. ``engine``: the compiled rounds (``"jit"``) or their
+    numpy twin (``"numpy"``), which give the same plan (``"auto"``: compiled where numba
+    is enabled)."""
     st = State(p)
     info = insert_orders(p, st, np.arange(p.n_orders), true_prices(p), priority="regret",
-                         tiebreak=tiebreak_keys(p, seed), deadline=deadline)
+                         tiebreak=tiebreak_keys(p, seed), deadline=deadline, engine=engine)
     x = complete_must_fill(p, st.x, np.random.default_rng(seed), deadline)
     return x, info
 
