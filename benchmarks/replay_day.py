@@ -7,9 +7,10 @@ hindsight bound routing ends.
     python -m benchmarks.replay_day --runs "replay greedy 10" --runs "headroom 10"
     python -m benchmarks.replay_day --report-only          # assemble what has run
 
-Runs: ``replay SOLVER WINDOW`` (the sweep's windows with the main solver, and the rules in real
-time), ``headroom WINDOW``, ``hindsight``. Each runs in its own process (``--jobs`` at a time)
-on a copy of the network's opening state, and is saved under ``OUT/parts/`` as it ends, so a
+Runs: ``replay SOLVER WINDOW`` (the sweep's windows with the main solver and with ``--also``,
+and the rules in real time), ``headroom WINDOW``, ``hindsight``. Each runs in its own process
+(``--jobs`` at a time) on a copy of the network's opening state, and is saved under
+``OUT/parts/`` as it ends (its per-batch arrays under ``WORK/arrays/``), so a
 long benchmark can be run in parts and resumed (runs already saved are skipped). Latency is
 CPU time of the run's process, so two runs side by side on two cores measure what one core
 does. Writes ``replay_day.md`` (the report, the command, how long each run took),
@@ -66,7 +67,8 @@ def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
             window=float(window), solver=solver, time_limit=args.time_limit if main else None,
             work_limit=work, seed=args.seed))
         out = res.metrics
-        np.savez_compressed(parts / f"{_name(run)}.npz", order_routed=res.order_routed,
+        np.savez_compressed(_STATE["arrays"] / f"{_name(run)}.npz",
+                            order_routed=res.order_routed,
                             **{f"batch_{k}": v for k, v in res.batches.items()})
     elif run[0] == "headroom":
         out = headroom(net, day, float(run[1]), solver=args.solver, time_limit=args.time_limit,
@@ -150,19 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     read_s = time.perf_counter() - t
     print(f"{day_path}: {day.n_orders:,} orders, {len(day.events):,} other events, read in "
           f"{read_s:.0f} s; {len(todo)} runs to do", file=sys.stderr)
-    _STATE.update(net=net, day=day, args=args, parts=parts)
+    arrays = work / "arrays"  # per-batch arrays (large: a real-time day has 2 million batches)
+    arrays.mkdir(exist_ok=True)
+    _STATE.update(net=net, day=day, args=args, parts=parts, arrays=arrays)
     if todo:
         with mp.get_context("fork").Pool(args.jobs, maxtasksperchild=1) as pool:
             for run, wall, cpu in pool.imap_unordered(_run, todo):
                 print(f"{_name(run)}: {wall:,.0f} s wall, {cpu:,.0f} s CPU "
                       f"({time.perf_counter() - t_start:,.0f} s since the start)",
                       file=sys.stderr, flush=True)
-    return report(args, out, parts, network, day, sweep, rules, also, read_s)
+    return report(args, out, parts, arrays, network, day, sweep, rules, also, read_s)
 
 
-def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Instance,
-           day: Day, sweep: list[float], rules: list[str], also: list[tuple[Any, ...]],
-           read_s: float) -> int:
+def report(args: argparse.Namespace, out: Path, parts: Path, arrays_dir: Path,
+           network: router.Instance, day: Day, sweep: list[float], rules: list[str],
+           also: list[tuple[Any, ...]], read_s: float) -> int:
     main_run = ("replay", args.solver, args.window)
     got = {r: _load(parts, r) for r in
            [*(("replay", args.solver, w) for w in {*sweep, args.window}),
@@ -171,7 +175,7 @@ def report(args: argparse.Namespace, out: Path, parts: Path, network: router.Ins
     if got[main_run] is None:
         print(f"the main run ({_name(main_run)}) has not run yet", file=sys.stderr)
         return 1
-    arrays = np.load(parts / f"{_name(main_run)}.npz")
+    arrays = np.load(arrays_dir / f"{_name(main_run)}.npz")
     batches = {k[len("batch_"):]: arrays[k] for k in arrays.files if k.startswith("batch_")}
     m = got[main_run]
     main_res = ReplayResult(
