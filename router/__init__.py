@@ -22,6 +22,7 @@ from router.explain import explain
 from router.generate import generate as generate
 from router.instance import GapInstance, Instance
 from router.io.read import load, loads, parse_gap, parse_json, parse_yaml
+from router.network import Network
 from router.plan import Plan
 from router.solve import solve
 from router.verify import VerifyReport, verify
@@ -39,8 +40,8 @@ def available_solvers() -> dict[str, str]:
 
 
 __all__ = [
-    "Budget", "GapInstance", "InputError", "Instance", "Interrupted", "Limit", "OptionError",
-    "Plan", "Problem", "Reason", "RouterError", "SolverUnavailable", "Status", "Termination",
-    "VerificationError", "VerifyReport", "compile_problem", "load", "loads", "parse_gap",
-    "parse_json", "parse_yaml", "solve", "available_solvers", "verify", "explain",
+    "Budget", "GapInstance", "InputError", "Instance", "Interrupted", "Limit", "Network",
+    "OptionError", "Plan", "Problem", "Reason", "RouterError", "SolverUnavailable", "Status",
+    "Termination", "VerificationError", "VerifyReport", "compile_problem", "load", "loads",
+    "parse_gap", "parse_json", "parse_yaml", "solve", "available_solvers", "verify", "explain",
 ]

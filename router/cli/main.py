@@ -294,7 +294,8 @@ def _load_extensions() -> None:
     import importlib
 
     for mod in ("router.cli.generate", "router.cli.export", "router.cli.bench",
-                "router.cli.explain", "router.cli.show"):
+                "router.cli.explain", "router.cli.show", "router.cli.network",
+                "router.cli.replay"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
