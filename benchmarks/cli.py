@@ -27,7 +27,15 @@ from benchmarks.report import (
     write_summary_csv,
 )
 from benchmarks.runner import Plan, Settings, execute, jsonl_sink, make_plan, repeats_for
-from benchmarks.suites import PROFILES, REPO, SUITES, SolverSel, SuiteConfig
+from benchmarks.suites import (
+    DEFAULT_CONFIGS,
+    PROFILES,
+    REPO,
+    SUITES,
+    SolverSel,
+    SuiteConfig,
+    parse_seeds,
+)
 from router.solvers.registry import registry
 
 DEFAULT_OUT = REPO / "benchmarks" / "results"  # the committed results
@@ -39,9 +47,13 @@ RUNS_CSV = "runs.csv"  # the committed per-run records
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", action="append", choices=SUITES, metavar="NAME",
                    help=f"suite to run ({', '.join(SUITES)}); repeat for several "
-                        "(default: all three)")
-    p.add_argument("--quick", action="store_true",
-                   help="the quick profile (a few minutes) instead of the full one")
+                        "(default: the suites of the profile)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                   help="budgets, repeats and instances: full (default: smoke, gap, saleday), "
+                        "quick (a few minutes), seeds (saleday on ten seeds per preset, one "
+                        "budget each: the portfolio against the MIP backends), gaplarge (GAP "
+                        "types C, D, E up to 1,600 jobs at 10 s)")
+    p.add_argument("--quick", action="store_true", help="the same as --profile quick")
     p.add_argument("--solvers", metavar="LIST",
                    help="comma-separated solver names or globs (default: every available)")
     p.add_argument("--exclude", metavar="LIST", help="solvers (names or globs) to leave out")
@@ -54,7 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instances", metavar="LIST",
                    help="instance names or globs to keep (e.g. 'c0515_*,a05100' or 'xs-*')")
     p.add_argument("--presets", metavar="LIST", help="saleday presets (default: the profile's)")
-    p.add_argument("--seeds", metavar="LIST", help="saleday generator seeds (default 1)")
+    p.add_argument("--seeds", metavar="LIST",
+                   help="saleday generator seeds, e.g. 1,2,3 or 1-10 (default: the profile's)")
     p.add_argument("--xl-kinds", metavar="LIST",
                    help="solver kinds run on the xl preset (default: heuristic)")
     p.add_argument("--seed", type=int, default=0, help="solver seed (default 0)")
@@ -132,14 +145,18 @@ def _split(v: str | None) -> list[str]:
     return [x.strip() for x in v.split(",") if x.strip()] if v else []
 
 
+def profile_name(args: argparse.Namespace) -> str:
+    return args.profile or ("quick" if args.quick else "full")
+
+
 def configs(args: argparse.Namespace) -> list[tuple[str, SuiteConfig]]:
-    profile = PROFILES["quick" if args.quick else "full"]
+    profile = PROFILES[profile_name(args)]
     out = []
-    for name in args.suite or list(SUITES):
-        cfg = profile[name]
+    for name in args.suite or list(profile):
+        cfg = profile.get(name) or DEFAULT_CONFIGS[name]
         if args.budgets:
             cfg = replace(cfg, budgets=tuple(float(b) for b in _split(args.budgets)),
-                          long_budgets=(), xl_budgets=())
+                          long_budgets=(), xl_budgets=(), preset_budgets=())
         if args.repeats is not None:
             cfg = replace(cfg, repeats=args.repeats)
         if args.instances:
@@ -147,7 +164,7 @@ def configs(args: argparse.Namespace) -> list[tuple[str, SuiteConfig]]:
         if args.presets:
             cfg = replace(cfg, presets=tuple(_split(args.presets)))
         if args.seeds:
-            cfg = replace(cfg, seeds=tuple(int(s) for s in _split(args.seeds)))
+            cfg = replace(cfg, seeds=parse_seeds(args.seeds), xl_seeds=())
         if args.xl_kinds:
             cfg = replace(cfg, xl_kinds=tuple(_split(args.xl_kinds)))
         out.append((name, cfg))

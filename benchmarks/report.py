@@ -381,7 +381,7 @@ class Context:
     cells: list[Cell]
 
     def suites(self) -> list[str]:
-        order = ["smoke", "gap", "saleday"]
+        order = ["smoke", "gap", "gaplarge", "saleday"]
         present = {c.suite for c in self.cells}
         return [s for s in order if s in present] + sorted(present - set(order))
 
@@ -400,6 +400,7 @@ def markdown(ctx: Context, meta: dict[str, Any], plots: Sequence[str] = ()) -> s
     out += _header(meta, ctx)
     out += _headline(ctx)
     out += _paper_tables(ctx)
+    out += seeds_section(ctx)
     for suite in ctx.suites():
         out += _suite_section(ctx, suite)
     out += _problems(ctx)
@@ -458,6 +459,12 @@ def _presets_in(ctx: Context) -> list[tuple[str, list[Cell]]]:
         cs = [c for c in gap if c.group == g]
         if cs:
             sets.append((f"GAP {g}", cs))
+    large = ctx.of("gaplarge")
+    for g in ["C", "D", "E"]:
+        for size, label in ((lambda n: n <= 200, "n <= 200"), (lambda n: n > 200, "n > 200")):
+            cs = [c for c in large if c.group == g and size(c.n_orders or 0)]
+            if cs:
+                sets.append((f"GAP {g} {label}", cs))
     if not sets:
         smoke = ctx.of("smoke")
         for g in sorted({c.group for c in smoke}, key=_group_rank):
@@ -577,8 +584,10 @@ def _families(ctx: Context) -> list[tuple[str, list[tuple[str, list[Cell]]]]]:
     suite's groups when neither ran)."""
     sets = _presets_in(ctx)
     sale = [(n, cs) for n, cs in sets if cs and cs[0].suite == "saleday"]
-    gap = [(n.removeprefix("GAP "), cs) for n, cs in sets if cs and cs[0].suite == "gap"]
-    other = [(n, cs) for n, cs in sets if cs and cs[0].suite not in ("saleday", "gap")]
+    gap = [(n.removeprefix("GAP "), cs) for n, cs in sets
+           if cs and cs[0].suite in ("gap", "gaplarge")]
+    other = [(n, cs) for n, cs in sets if cs and cs[0].suite not in ("saleday", "gap",
+                                                                      "gaplarge")]
     fams = [("Sale-day batches (preset)", sale), ("GAP instances (group)", gap),
             ("Smoke instances", other)]
     return [(f, s) for f, s in fams if s]
@@ -591,7 +600,7 @@ def _paper_tables(ctx: Context) -> list[str]:
     all_cells = [c for _, sets in fams for _, cs in sets for c in cs]
     solvers = sorted({(c.solver, c.kind) for c in all_cells}, key=lambda sk: solver_rank(*sk))
     mips = [s for s, k in solvers if k in ("mip", "bound")]
-    heur = [s for s, k in solvers if k == "heuristic" and s not in RULE_BASELINES]
+    heur = [s for s, k in solvers if k in ("heuristic", "portfolio") and s not in RULE_BASELINES]
     rules = [s for s, k in solvers if s in RULE_BASELINES]
     legend = ("Each cell: mean extra cost over the best plan / mean time (mean gap to the best "
               "bound in brackets where it differs); `k/n` when only k of n instances gave a "
@@ -697,7 +706,7 @@ def _agg_text(agg: Agg, kind: str) -> str:
 def _suite_section(ctx: Context, suite: str) -> list[str]:
     cells = ctx.of(suite)
     out = [f"## Suite `{suite}`", ""]
-    if suite == "gap":
+    if suite in ("gap", "gaplarge"):
         return out + _gap_table(cells)
     if suite == "smoke":
         return out + _matrix(cells)
@@ -863,3 +872,134 @@ def _problems(ctx: Context) -> list[str]:
     else:
         out += ["None."]
     return [*out, ""]
+
+
+# ---------------------------------------------------------------------------------------------
+# Several seeds per preset
+
+
+def seed_of(instance: str) -> int | None:
+    """The generator seed of a sale-day instance name (``m-s3`` -> 3)."""
+    head, sep, tail = instance.rpartition("-s")
+    return int(tail) if sep and head and tail.isdigit() else None
+
+
+def own_gap(c: Cell) -> float | None:
+    """The gap of a solver's plan to its own proven bound (%), as ``router solve`` prints
+    it."""
+    return pct_gap(c.cost, c.lower_bound) if not c.failed else None
+
+
+def _mean_worst(vals: Sequence[float | None]) -> tuple[float | None, float | None]:
+    v = [x for x in vals if x is not None]
+    return (statistics.fmean(v), max(v)) if v else (None, None)
+
+
+def seeds_section(ctx: Context) -> list[str]:
+    """Per preset with several seeds: mean and worst over the seeds per solver and budget
+    (extra over the best plan known, gap to the best bound, gap to the solver's own bound);
+    auto against each MIP backend at the same budget; auto per seed."""
+    sale = ctx.of("saleday")
+    presets = [p for p in PRESETS
+               if len({c.instance for c in sale if c.group == p}) >= 2]
+    if not presets:
+        return []
+    out = ["## Sale-day batches over several seeds", "",
+           "Per preset, budget and solver, over the generator seeds: **extra** over the best "
+           "plan known (mean / worst), **gap** to the best bound known (mean / worst), and "
+           "**own gap**, the plan against the solver's own proven bound, as `router solve` "
+           "prints it (mean / worst; – where the solver proves no bound). `k/n`: seeds with a "
+           "verified plan in every run.", ""]
+    rows = []
+    for p in presets:
+        cs = [c for c in sale if c.group == p]
+        n_seeds = len({c.instance for c in cs})
+        for b in sorted({c.budget for c in cs if not math.isnan(c.budget)}):
+            here = [c for c in cs if c.budget == b]
+            for solver, kind in sorted({(c.solver, c.kind) for c in here},
+                                       key=lambda sk: solver_rank(*sk)):
+                mine = [c for c in here if c.solver == solver]
+                if kind == "bound":
+                    continue
+                ok = sum(1 for c in mine if not c.failed)
+                ex = _mean_worst([c.extra for c in mine if not c.failed])
+                gp = _mean_worst([c.gap_bound for c in mine if not c.failed])
+                og = _mean_worst([own_gap(c) for c in mine])
+                secs = _mean_worst([c.seconds_median for c in mine])
+                rows.append([p, f"{b:g} s", solver, f"{ok}/{n_seeds}",
+                             f"+{_pct(ex[0])} / +{_pct(ex[1])}",
+                             f"{_pct(gp[0])} / {_pct(gp[1])}",
+                             f"{_pct(og[0])} / {_pct(og[1])}", _secs(secs[0])])
+    out += _table(["preset", "budget", "solver", "seeds", "extra (mean / worst)",
+                   "gap to best bound (mean / worst)", "own gap (mean / worst)",
+                   "time (mean)"], rows, ["l", "r", "l", "r", "r", "r", "r", "r"]) + [""]
+    out += _auto_vs_mip(sale, presets)
+    out += _auto_per_seed(ctx, sale, presets)
+    return out
+
+
+def _auto_vs_mip(sale: Sequence[Cell], presets: Sequence[str]) -> list[str]:
+    mips = sorted({c.solver for c in sale if c.kind == "mip"})
+    if not mips or not any(c.solver == "auto" for c in sale):
+        return []
+    out = ["### auto against each MIP backend at the same budget", "",
+           "Per preset and budget: seeds where auto's plan costs no more than the backend's "
+           "(both verified), and (auto − backend) / backend over those seeds, mean and "
+           "worst (negative: auto is cheaper).", ""]
+    rows = []
+    for p in presets:
+        cs = [c for c in sale if c.group == p]
+        for b in sorted({c.budget for c in cs if c.solver == "auto"}):
+            auto = {c.instance: c for c in cs if c.solver == "auto" and c.budget == b}
+            for m in mips:
+                pairs = [(auto[c.instance], c) for c in cs
+                         if c.solver == m and c.budget == b and c.instance in auto]
+                pairs = [(a, c) for a, c in pairs if not a.failed and not c.failed
+                         and a.cost is not None and c.cost is not None]
+                if not pairs:
+                    continue
+                diffs = [pct_over(a.cost, c.cost) for a, c in pairs]
+                wins = sum(1 for a, c in pairs
+                           if a.cost is not None and c.cost is not None
+                           and a.cost <= c.cost + 1e-6 * max(1.0, abs(c.cost)))
+                mean, worst = _mean_worst(diffs)
+                rows.append([p, f"{b:g} s", m, f"{wins}/{len(pairs)}",
+                             _signed_pct(mean), _signed_pct(worst)])
+    return out + _table(["preset", "budget", "MIP backend", "auto <= backend",
+                         "auto vs backend (mean)", "worst"], rows,
+                        ["l", "r", "l", "r", "r", "r"]) + [""]
+
+
+def _signed_pct(v: float | None) -> str:
+    if v is None:
+        return "–"
+    return ("+" if v >= 0 else "") + _pct(v).lstrip("+")
+
+
+def _auto_per_seed(ctx: Context, sale: Sequence[Cell], presets: Sequence[str]) -> list[str]:
+    autos = [c for c in sale if c.solver == "auto" and c.group in presets]
+    if not autos:
+        return []
+    mips = sorted({c.solver for c in sale if c.kind == "mip"})
+    out = ["### auto per seed", "",
+           "auto's own gap (plan against its own proven bound), its extra over the best plan "
+           "known (and who found that plan), and against each MIP backend at the same budget "
+           "((auto − backend) / backend; – where the backend did not run or gave no verified "
+           "plan).", ""]
+    rows = []
+    for c in sorted(autos, key=lambda c: (_group_rank(c.group), c.budget,
+                                          seed_of(c.instance) or 0)):
+        ref = ctx.refs.get((c.suite, c.instance), Reference())
+        vs = []
+        for m in mips:
+            mc = [x for x in sale if x.solver == m and x.instance == c.instance
+                  and x.budget == c.budget]
+            vs.append(_signed_pct(pct_over(c.cost, mc[0].cost))
+                      if mc and not mc[0].failed and not c.failed else "–")
+        rows.append([c.group, str(seed_of(c.instance)), f"{c.budget:g} s",
+                     _cost_cell(c), _f(c.lower_bound), _pct(own_gap(c)),
+                     "+" + _pct(c.extra), f"{_f(ref.best_plan)} ({ref.best_plan_by or '–'})",
+                     *vs])
+    return out + _table(["preset", "seed", "budget", "cost", "own bound", "own gap",
+                         "extra", "best plan known", *mips], rows,
+                        ["l", "r", "r", "r", "r", "r", "r", "r", *(["r"] * len(mips))]) + [""]

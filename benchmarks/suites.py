@@ -10,7 +10,16 @@ Suites:
   small GAP, the generated ``xs`` batch when the generator is installed), one budget.
 - ``gap``: the 90 GAP instances of the shared library, with the bounds of ``bounds_min.tsv``.
 - ``saleday``: generated sale-day batches, presets ``xs`` to ``xl`` (``xl`` only for heuristics
-  by default: a MIP model of 200,000 orders does not build within a useful budget).
+  and ``auto`` by default: a MIP model of 200,000 orders does not build within a useful
+  budget), one or several generator seeds per preset (``seeds``; the report then gives the
+  mean and the worst over the seeds of each preset).
+- ``gaplarge``: the GAP instances of types C, D and E: the 18 of ``instances/gap`` (n = 100,
+  200) and the 27 larger ones of ``instances/gap/large`` (n = 400, 900, 1,600), with their
+  published bounds.
+
+Profiles: ``full`` and ``quick`` (every suite), ``seeds`` (the sale-day suite on ten seeds per
+preset at one budget per preset, for the portfolio against every MIP backend) and
+``gaplarge`` (types C, D, E at 10 s).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any
 from router.instance import GapInstance, Instance
 from router.solvers.registry import SolverInfo, registry
 
-SUITES = ("smoke", "gap", "saleday")
+SUITES = ("smoke", "gap", "saleday", "gaplarge")
 PRESETS = ("xs", "s", "m", "l", "xl")
 RULE_BASELINES = ("nearest", "fewest-splits")
 
@@ -41,6 +50,7 @@ def find_gap_dir() -> Path:
 
 
 GAP_DIR = find_gap_dir()
+GAP_LARGE_DIR = GAP_DIR / "large"
 HAND_DIR = REPO / "instances" / "hand"
 
 # Optima worked out by hand (instances/README.md).
@@ -117,6 +127,26 @@ def gap_bounds(gap_dir: Path = GAP_DIR) -> dict[str, tuple[float, float]]:
     return out
 
 
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """Seeds as ``1,2,5`` or ranges ``1-10`` (inclusive), mixed: ``1-3,7``."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        if sep:
+            a, b = int(lo), int(hi)
+            if b < a:
+                raise ValueError(f"empty seed range {part!r}")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(int(part))
+    if any(v < 0 for v in out):
+        raise ValueError("seeds must be >= 0")
+    return tuple(dict.fromkeys(out))
+
+
 def gap_group(name: str) -> str:
     """``gap1-12`` for the OR-Library subproblems, else the type letter A..E."""
     if name[:5] in GAP_FILES and "_" in name:
@@ -132,10 +162,33 @@ def gap_instances(suite: str = "gap", gap_dir: Path = GAP_DIR,
     for name in chosen:
         lo, hi = bounds[name]
         path = gap_dir / "instances" / name
-        jobs = int(path.read_text().split(maxsplit=2)[1])
+        if not path.exists():  # the larger instances: gzip-compressed, in large/
+            path = gap_dir / f"{name}.gz"
+        jobs = _gap_jobs(path)
         specs.append(InstanceSpec(suite, name, gap_group(name), f"gap:{path}", lo, hi,
                                   size_hint=jobs))
     return sorted(specs, key=lambda s: (_GROUP_ORDER.get(s.group, 9), s.size_hint, s.name))
+
+
+def _gap_jobs(path: Path) -> int:
+    """Jobs of a GAP file (its second number), gzip-compressed or not."""
+    if path.suffix == ".gz":
+        import gzip
+
+        with gzip.open(path, "rt") as f:
+            head = f.read(64)
+    else:
+        head = path.read_text()[:64]
+    return int(head.split(maxsplit=2)[1])
+
+
+def gap_large_instances(suite: str = "gaplarge") -> list[InstanceSpec]:
+    """Types C, D and E: those of ``instances/gap`` and the larger ones of ``large/``."""
+    small = [s for s in gap_instances(suite) if s.group in ("C", "D", "E")]
+    large = gap_instances(suite, GAP_LARGE_DIR) if (GAP_LARGE_DIR / "bounds_min.tsv").is_file() \
+        else []
+    return sorted(small + large, key=lambda s: (_GROUP_ORDER.get(s.group, 9), s.size_hint,
+                                                s.name))
 
 
 _GROUP_ORDER = {"hand": 0, "gap1-12": 1, "A": 2, "B": 3, "C": 4, "D": 5, "E": 6,
@@ -187,8 +240,11 @@ class SuiteConfig:
     instances: tuple[str, ...] = ("*",)  # glob patterns on instance names
     presets: tuple[str, ...] = ()  # saleday
     seeds: tuple[int, ...] = (1,)  # saleday
-    xl_kinds: tuple[str, ...] = ("heuristic",)  # solver kinds run on the xl preset
+    xl_kinds: tuple[str, ...] = ("heuristic", "portfolio")  # solver kinds run on xl
     xl_budgets: tuple[float, ...] = ()  # budgets on xl (default: the suite's)
+    xl_seeds: tuple[int, ...] = ()  # seeds of xl (default: the suite's)
+    # budgets per preset (saleday; each overrides the suite's budgets for that preset)
+    preset_budgets: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 PROFILES: dict[str, dict[str, SuiteConfig]] = {
@@ -206,7 +262,19 @@ PROFILES: dict[str, dict[str, SuiteConfig]] = {
         "gap": SuiteConfig(budgets=(1.0,), instances=("c*_1", "a05100", "c05100")),
         "saleday": SuiteConfig(budgets=(0.1, 1.0), repeats=2, presets=("xs", "s", "m")),
     },
+    # the portfolio against every MIP backend at the same budget, ten seeds per preset: xs, s
+    # and m at 1 s, l at 10 s, xl (heuristics and auto) at 30 s on three seeds
+    "seeds": {
+        "saleday": SuiteConfig(budgets=(1.0,), presets=("xs", "s", "m", "l", "xl"),
+                               seeds=tuple(range(1, 11)), xl_seeds=(1, 2, 3),
+                               preset_budgets=(("l", (10.0,)), ("xl", (30.0,)))),
+    },
+    "gaplarge": {"gaplarge": SuiteConfig(budgets=(10.0,))},
 }
+# a suite run under a profile that does not name it
+DEFAULT_CONFIGS = {"gaplarge": SuiteConfig(budgets=(10.0,)),
+                   "saleday": PROFILES["full"]["saleday"], "gap": PROFILES["full"]["gap"],
+                   "smoke": PROFILES["full"]["smoke"]}
 
 
 def suite_instances(suite: str, cfg: SuiteConfig) -> list[InstanceSpec]:
@@ -227,16 +295,28 @@ def suite_instances(suite: str, cfg: SuiteConfig) -> list[InstanceSpec]:
     elif suite == "saleday":
         if not generator_available():
             raise RuntimeError("the saleday suite needs the generator (router.generate)")
-        specs = preset_instances("saleday", cfg.presets or PRESETS, cfg.seeds)
+        presets = cfg.presets or PRESETS
+        specs = []
+        for preset in presets:
+            seeds = cfg.xl_seeds if preset == "xl" and cfg.xl_seeds else cfg.seeds
+            specs += preset_instances("saleday", [preset], seeds)
+    elif suite == "gaplarge":
+        if not (GAP_DIR / "bounds_min.tsv").is_file():
+            raise RuntimeError(f"the gaplarge suite needs the GAP library: no "
+                               f"{GAP_DIR}/bounds_min.tsv")
+        specs = gap_large_instances("gaplarge")
     else:
         raise ValueError(f"unknown suite {suite!r}; choose from {', '.join(SUITES)}")
     specs = [s for s in specs if _matches(s.name, cfg.instances)]
     out = []
+    per_preset = dict(cfg.preset_budgets)
     for s in specs:
         budgets = cfg.budgets
         kinds = None
         if _matches(s.name, cfg.long_for):
             budgets = budgets + cfg.long_budgets
+        if suite == "saleday" and s.group in per_preset:
+            budgets = per_preset[s.group]
         if s.group == "xl":
             kinds = frozenset(cfg.xl_kinds)
             budgets = cfg.xl_budgets or budgets
@@ -283,11 +363,11 @@ def solver_sort_key(info: SolverInfo) -> tuple[int, str]:
 
 
 def solver_rank(name: str, kind: str) -> tuple[int, str]:
-    """Rules first, then heuristics, auto, MIP backends and bounds."""
+    """Rules first, then heuristics, auto (the portfolio), MIP backends and bounds."""
     if name in RULE_BASELINES:
         rank = 0
-    elif kind == "heuristic":
-        rank = 2 if name == "auto" else 1
+    elif kind in ("heuristic", "portfolio"):
+        rank = 2 if name == "auto" or kind == "portfolio" else 1
     elif kind == "mip":
         rank = 3
     else:

@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 import router
 from router.compile import Problem, compile_problem
 from router.contract import Budget
+from router.evaluate import objective, violations
 from router.solvers.bounds import (
     BoundParams,
     DualPrices,
     evaluate,
     lagrangian_bound,
 )
+from router.solvers.bounds.dual import isolated_bound
 from router.solvers.bounds.oracle import LagrangianOracle, OracleLimits, vector_partitions
+from router.solvers.bounds.primal import master_plan, rounded_plan
 from router.solvers.exact.ortools import lp_bound
 from tests.conftest import GAP_DIR, HAND, HAND_OPTIMA, ROOT, gap_path
 from tests.strategies import instances
@@ -227,3 +230,42 @@ def test_gap_bound_never_exceeds_the_best_known(name: str, lower: float, upper: 
     assert r.bound == math.floor(r.bound)  # whole-number costs: rounded up
     lp = lp_bound(p, Budget.start()).bound
     assert lp is not None and r.bound >= lp - 1e-6 * lp
+
+
+@SETTINGS
+@given(inst=instances(), rounds=st.sampled_from([0, 1, 2, None]))
+def test_plans_from_the_dual_are_feasible_and_never_below_the_bound(
+        inst: router.Instance, rounds: int | None) -> None:
+    """The rounded master solution and the restricted master's integer program give
+    feasible plans, never below the bound (hence never below the optimum: the bound is
+    below it), and the program never loses its incumbent; a bound cut short by a round
+    limit is still below the optimum."""
+    p = compile_problem(inst)
+    r = lagrangian_bound(p, max_iterations=rounds)
+    opt = mip_optimum(inst)
+    assert r.bound <= opt + 1e-9
+    if r.pool is None:
+        return
+    x, _ = rounded_plan(p, r.pool, seed=3)
+    assert x is not None and violations(p, x) == []
+    cost = objective(p, x)
+    assert cost >= opt - 1e-6
+    y, ans = master_plan(p, r.pool, x, Budget.start(30.0))
+    if y is not None:
+        assert violations(p, y) == []
+        assert opt - 1e-6 <= objective(p, y) <= cost + 1e-6
+    assert ans.status in ("optimal", "empty"), ans
+
+
+def test_the_bound_in_a_child_process_is_the_same_bound() -> None:
+    """The bound computed in a child (HiGHS never loaded by the caller) is the one computed
+    in the caller, with its pool; a budget already spent gives no bound."""
+    p = compile_problem(router.load(ROOT / "instances" / "s.yaml"))
+    here = lagrangian_bound(p, max_iterations=3)
+    there, why = isolated_bound(p, Budget(), max_iterations=3)
+    assert there is not None and why == ""
+    assert there.bound == here.bound and there.pool is not None and here.pool is not None
+    assert np.array_equal(there.prices.vector(), here.prices.vector())
+    assert np.array_equal(there.pool.weight, here.pool.weight)
+    late, _ = isolated_bound(p, Budget.start(0.0))
+    assert late is None or late.bound == -math.inf

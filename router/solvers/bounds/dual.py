@@ -152,6 +152,36 @@ class BoundResult:
     prices: DualPrices
     stats: BoundStats
     x: np.ndarray | None = None
+    pool: ColumnPool | None = None
+
+
+@dataclass(frozen=True)
+class ColumnPool:
+    """The plans column generation met, for primal heuristics (a restricted-master integer
+    program, rounding): ``base_x`` (E,), every order's plan at zero prices (the plan of
+    every order outside the master); and for the orders of the master (``in_master``)
+    every plan kept: its order, true cost, units per line-arc (triplets ``x_plan``,
+    ``x_e``, ``x_units``), loads on the coupling rows (triplets ``l_plan``, ``l_row``,
+    ``l_val``) and its weight in the last master LP solution (``weight``: the weights of
+    an order's plans sum to 1). ``rows``: the coupling rows of the master (global row
+    ids, as :class:`Lagrangian` numbers them)."""
+
+    base_x: np.ndarray
+    in_master: np.ndarray
+    rows: np.ndarray
+    plan_order: np.ndarray
+    plan_cost: np.ndarray
+    weight: np.ndarray
+    x_plan: np.ndarray
+    x_e: np.ndarray
+    x_units: np.ndarray
+    l_plan: np.ndarray
+    l_row: np.ndarray
+    l_val: np.ndarray
+
+    @property
+    def n_plans(self) -> int:
+        return len(self.plan_order)
 
 
 def integral_costs(p: Problem) -> bool:
@@ -300,6 +330,7 @@ class _Columns:
         xe = ans.x[e]
         ce = pos[lag.oracle.e_order[e]]
         ca = pos[p.arc_order[a]]
+        self.e, self.xe, self.ce = e, xe, ce  # the plans' units per line-arc
         rows = np.concatenate([p.e_pool[e], n_p + p.arc_node[a], n_p + n + lag.e_node[e]])
         cols = np.concatenate([ce, ca, ce])
         vals = np.concatenate([xe, ans.y[a], xe * p.e_use[e]])
@@ -369,6 +400,10 @@ class _Master:
         self.l_plan: list[np.ndarray] = []
         self.l_row: list[np.ndarray] = []
         self.l_val: list[np.ndarray] = []
+        # every plan's units: (plan, line-arc, units)
+        self.x_plan: list[np.ndarray] = []
+        self.x_e: list[np.ndarray] = []
+        self.x_units: list[np.ndarray] = []
         self.n_plans = 0
         self._cache: tuple[np.ndarray, ...] | None = None
 
@@ -387,6 +422,10 @@ class _Master:
         self.l_plan.append(local[cols.col[sel]])
         self.l_row.append(cols.row[sel])
         self.l_val.append(cols.val[sel])
+        xs = local[cols.ce] >= 0
+        self.x_plan.append(local[cols.ce[xs]])
+        self.x_e.append(cols.e[xs])
+        self.x_units.append(cols.xe[xs])
         self.n_plans += k
         self._cache = None
         return ids
@@ -546,6 +585,29 @@ class _Master:
         self.n_other[orders] += 1
         return k
 
+    def pool(self, base_x: np.ndarray, z: np.ndarray | None) -> ColumnPool:
+        """Every plan kept, with its weight in the LP solution ``z`` (column values; plans
+        added after it weigh 0, a reference what its order's other plans leave)."""
+        order, cost, pcol, lp, lr, lv = self.plans()
+        pc = pcol.astype(np.int64)
+        po = order.astype(np.int64)
+        w = np.zeros(len(pc))
+        if z is not None and len(pc):
+            has = (pc >= 0) & (pc < len(z))
+            w[has] = np.clip(z[pc[has]], 0.0, 1.0)
+        taken = np.bincount(po, weights=w, minlength=self.lag.p.n_orders)
+        ref = pc < 0
+        w[ref] = np.maximum(0.0, 1.0 - taken[po[ref]])
+        cat = [np.concatenate(a) if a else np.zeros(0) for a in (self.x_plan, self.x_e,
+                                                                  self.x_units)]
+        return ColumnPool(base_x=base_x, in_master=self.in_master.copy(),
+                          rows=np.flatnonzero(self.row_of >= 0), plan_order=po,
+                          plan_cost=cost.astype(np.float64), weight=w,
+                          x_plan=cat[0].astype(np.int64), x_e=cat[1].astype(np.int64),
+                          x_units=np.rint(cat[2]).astype(np.int64),
+                          l_plan=lp.astype(np.int64), l_row=lr.astype(np.int64),
+                          l_val=lv.astype(np.float64))
+
     def _ref_cost(self, orders: np.ndarray) -> np.ndarray:
         _, cost, _, _, _, _ = self.plans()
         return cost[self.ref[orders]]
@@ -613,6 +675,9 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
         n_eval += 1
         return out
 
+    z_last: list[np.ndarray] = []
+    base: list[np.ndarray] = []
+
     def result(bound: float, lam: np.ndarray, stop: str, it: int, master: _Master | None,
                mval: float | None, exact: bool, x: np.ndarray | None = None) -> BoundResult:
         stats = BoundStats(
@@ -625,7 +690,9 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
             history=tuple(history))
         # the prices the bound was evaluated at (clipped as in Lagrangian.value)
         lam = np.clip(lam, 0.0, lag.cap)
-        return BoundResult(bound, DualPrices.from_vector(p, lam), stats, x)
+        pool = None if master is None or not base else master.pool(
+            base[0], z_last[-1] if z_last else None)
+        return BoundResult(bound, DualPrices.from_vector(p, lam), stats, x, pool)
 
     lam0 = np.zeros(n_rows)
     if p.n_orders == 0:
@@ -654,6 +721,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
 
     # the plans at zero prices: the implicit plan of every order outside the master
     cols0 = _Columns(lag, ans0, np.arange(p.n_orders))
+    base.append(np.rint(ans0.x).astype(np.int64))
     cost0 = cols0.cost
     top = float(np.max(lag.oracle.base + np.bincount(p.arc_order, weights=p.arc_cost,
                                                      minlength=p.n_orders)
@@ -718,6 +786,7 @@ def lagrangian_bound(problem: Problem, deadline: DeadlineLike | None = None,
                 else "master"
             break
         lam_m, mval, z = master.duals()
+        z_last[:] = [z]
         outside = ~master.in_master
         mval += float(cost0[outside].sum())
         # rows the master's solution overloads (with the outside orders' plans)
@@ -795,3 +864,38 @@ def bound_stats_dict(stats: BoundStats) -> dict[str, Any]:
     d = {k: getattr(stats, k) for k in stats.__dataclass_fields__}
     d["history"] = [list(h) for h in stats.history]
     return d
+
+
+# the answer of a bound computed in a child process comes back pickled: about this many
+# seconds per line-arc (the zero-price plan and the master's plans), kept back from its
+# deadline
+TRANSFER_SECONDS_PER_LINE_ARC = 1e-7
+
+
+def isolated_bound(problem: Problem, budget: Any, params: BoundParams | None = None, *,
+                   max_iterations: int | None = None, grace: float = 0.05
+                   ) -> tuple[BoundResult | None, str]:
+    """:func:`lagrangian_bound` in a child process (:mod:`router.solvers.exact.isolate`), so
+    that HiGHS, the master's engine, is never loaded into the caller's process and the
+    call ends by the deadline of ``budget`` (a :class:`~router.contract.Budget`) whatever
+    HiGHS does: the child stops its rounds early enough to send its answer back and is
+    killed ``grace`` seconds past the deadline. ``(None, why)`` when it gave no answer."""
+    from router.solvers.exact.isolate import run_isolated
+
+    deadline = None
+    hard = None
+    if budget.deadline is not None:
+        reserve = max(0.01, TRANSFER_SECONDS_PER_LINE_ARC * problem.n_line_arcs)
+        deadline = budget.before(reserve)
+        hard = budget.deadline + grace
+    res = run_isolated(_bound_in_child, problem, deadline, params, max_iterations,
+                       hard_deadline=hard, label="column generation", cancel=budget.cancel)
+    if not res.ok or res.value is None:
+        return None, res.detail
+    return res.value, ""
+
+
+def _bound_in_child(problem: Problem, deadline: DeadlineLike | None,
+                    params: BoundParams | None, max_iterations: int | None,
+                    workdir: str) -> BoundResult:
+    return lagrangian_bound(problem, deadline, params, max_iterations=max_iterations)

@@ -1,33 +1,44 @@
-"""``auto``, the default solver: the best plan the project can find within the time limit.
+"""``auto``, the default solver: the best plan the project can find within the time limit, and
+a proven bound on how far it can be from the optimum.
 
 Stages, each within what is left of the budget:
 
-1. ``greedy`` (vectorised bidding rounds, milliseconds): the first plan, always feasible;
-   on an assignment batch (GAP) its repair completes it.
-2. Lagrangian subgradient (:mod:`router.solvers.bounds.lagrangian`), 15% of the budget on
-   assignment batches, 20% on routing batches (5% on tiny ones, where the MIP of stage 3
-   is the stage that proves the optimum): a proven lower bound and plans suggested by
-   the prices. On routing batches the stock prices start from the duals of the
-   transportation LP (up to ``transport_share`` more of the budget; it stops early when
-   solved).
-3. On batches small enough for the time left (line-arcs <= ``mip_line_arcs_per_second`` x
-   seconds left, and at most ``mip_line_arcs_max``; always up to ``mip_line_arcs_tiny``), an
+1. ``greedy`` (compiled bidding rounds, milliseconds): the first plan, always feasible; on an
+   assignment batch (GAP) its repair completes it. The caller's ``initial`` plan competes.
+2. ``bound``: the Lagrangian dual by column generation
+   (:func:`router.solvers.bounds.dual.lagrangian_bound`, in a child process killed at its
+   deadline), at least as strong as the LP relaxation once converged. Its share of the time
+   left scales with the batch: ``bound_seconds_per_line_arc`` per line-arc, between
+   ``bound_share_min`` and ``lagrangian_share_routing`` (assignment batches:
+   ``lagrangian_share``); it stops by itself once converged. Where the relaxation's own plan
+   is feasible it is optimal and the run ends.
+3. ``rounded``: the master's LP solution rounded, the orders it leaves fractional (and any
+   that overload a row) routed again by the bidding rounds
+   (:func:`router.solvers.bounds.primal.rounded_plan`; milliseconds).
+4. ``price-and-branch``: the restricted master as an integer program over the plans column
+   generation met, starting from the incumbent (HiGHS in a child process killed at the
+   deadline, :func:`router.solvers.bounds.primal.master_plan`), for up to ``ip_share`` of
+   the time left. One program over every order of the master where it fits the time
+   (``ip_seconds_per_column``, learnt from each program solved); else programs over
+   neighbourhoods of priced rows (the fractional orders first), while they improve.
+5. On batches small enough for the time left (line-arcs <= ``mip_line_arcs_per_second`` x
+   seconds left, at most ``mip_line_arcs_max``; always up to ``mip_line_arcs_tiny``), an
    exact MIP backend (the first available of ``mip_backends``) warm-started from the
-   incumbent, for up to half of what is left; its bound counts too.
-   Where no MIP ran, the LP relaxation (``lp-bound``) gives a stronger bound if it fits in
-   30% of the time left (line-arcs <= ``lp_line_arcs_per_second`` x that share).
-4. Local search (:mod:`router.solvers.heuristics.local_search`) on the best plan until the deadline.
+   incumbent, for ``mip_share`` of what is left: on small batches it proves the optimum.
+6. Local search (:mod:`router.solvers.heuristics.local_search`) on the best plan, under true
+   costs, until the deadline.
 
-Every candidate plan is checked with :func:`router.evaluate.violations` before it can become
-the incumbent. The answer is the best plan and the best proven bound (the larger of the
+Every candidate plan is checked (:func:`router.evaluate.violations`) before it can become the
+incumbent. The answer is the best plan and the best proven bound (the larger of the
 Lagrangian and MIP bounds); the status is ``optimal`` when the plan is within the relative
-gap asked for (``mip_gap``, as for the MIP backends) of the bound. ``auto`` stops early once
-optimality is proven.
+gap asked for (``mip_gap``) of the bound, and ``auto`` stops there.
 
-Work budgets make a run repeatable exactly: one work unit is a subgradient step, a
-branch-and-bound node or a local-search move; the stages take shares of the work as they
-take shares of the time (``lagrangian_share``, ``mip_share``, the rest for local search).
-Without any limit the effort is ``default_work`` units (the MIP only on batches of at most
+Work budgets make a run repeatable exactly: one work unit is a round of column generation,
+a branch-and-bound node (restricted master or MIP) or a local-search move. The stages take
+shares of the work as they take shares of the time (``lagrangian_share_routing``,
+``ip_share``, ``mip_share``; local search the rest); without a time limit the restricted
+master is one program of at most ``ip_max_columns_untimed`` plans. Without any limit the
+effort is ``default_work`` units (the MIP only on batches of at most
 ``mip_line_arcs_untimed`` line-arcs). Under a time limit every stage also stops with the
 clock, so the plan then depends on where the clock stopped it as well as on the seed. Every
 tuning figure is a field of :class:`AutoParams`.
@@ -57,11 +68,19 @@ from router.contract import (
 )
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
-from router.solvers.bounds.lagrangian import subgradient
+from router.solvers.bounds.dual import BoundResult, bound_stats_dict, isolated_bound
+from router.solvers.bounds.primal import (
+    Rows,
+    best_plans,
+    master_plan,
+    neighbourhood,
+    rounded_plan,
+)
 from router.solvers.heuristics import assign, local_search
 from router.solvers.heuristics.core import (
     State,
     complete_must_fill,
+    feasible,
     insert_orders,
     tiebreak_keys,
     true_prices,
@@ -75,8 +94,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AutoParams(Params):
-    """Tuning of ``auto`` (one work unit = a subgradient step, a branch-and-bound node or a
-    local-search move)."""
+    """Tuning of ``auto`` (one work unit = a round of column generation, a branch-and-bound
+    node or a local-search move)."""
 
     solver = "auto"
     mip_backends: tuple[str, ...] = param(
@@ -94,22 +113,36 @@ class AutoParams(Params):
                                        doc="without a time limit, the MIP only up to this size")
     mip_untimed_seconds: float = param(10.0, lo=0.0,
                                        doc="without a time limit, the MIP's time limit")
-    lagrangian_share: float = param(0.15, lo=0.0, hi=1.0,
-                                    doc="assignment batches (GAP): prices steer the repair")
-    lagrangian_share_routing: float = param(
-        0.2, lo=0.0, hi=1.0, doc="routing batches: the priced plans give local search a start")
-    lagrangian_share_tiny: float = param(0.05, lo=0.0, hi=1.0,
-                                         doc="tiny routing models: the time goes to the MIP")
-    primal_every: int = param(25, lo=1, doc="subgradient steps between priced plans")
-    transport_share: float = param(0.15, lo=0.0, hi=1.0,
-                                   doc="routing: at most this for the starting stock prices")
     mip_share: float = param(0.5, lo=0.0, hi=1.0, doc="of the time left, for the MIP")
     mip_share_tiny: float = param(0.8, lo=0.0, hi=1.0,
                                   doc="tiny models: the MIP is the stage most likely to prove")
-    lp_line_arcs_per_second: float = param(20_000, lo=0.0,
-                                           doc="the LP bound is tried up to this many line-arcs "
-                                               "per second of its share")
-    lp_share: float = param(0.3, lo=0.0, hi=1.0, doc="of the time left, for the LP bound")
+    bound_seconds_per_line_arc: float = param(
+        4e-5, lo=0.0, doc="the bound's share of the time left: this per line-arc (column "
+                          "generation converges in about 8 us per line-arc on one core)")
+    bound_share_min: float = param(0.3, lo=0.0, hi=1.0,
+                                   doc="the bound gets at least this share of the time left")
+    lagrangian_share: float = param(0.3, lo=0.0, hi=1.0,
+                                    doc="assignment batches (GAP): the most of the time left "
+                                        "(and of the work) the bound may take")
+    lagrangian_share_routing: float = param(
+        0.75, lo=0.0, hi=1.0, doc="routing batches: the most of the time left (and of the "
+                                  "work) the bound may take")
+    bound_rounds_untimed: int = param(60, lo=0,
+                                      doc="without a time limit, rounds of column generation "
+                                          "at most")
+    ip_share: float = param(0.7, lo=0.0, hi=1.0,
+                            doc="of the time (and work) left after rounding, for the "
+                                "restricted master's integer programs")
+    ip_seconds_per_column: float = param(
+        3e-4, lo=0.0, doc="first estimate of a restricted program's time per plan (then "
+                          "learnt from the programs solved)")
+    ip_min_columns: int = param(200, lo=1, doc="no program with room for fewer plans")
+    ip_max_columns_untimed: int = param(20_000, lo=1,
+                                        doc="without a time limit, plans in the one program")
+    ip_rounds: int = param(12, lo=0, doc="restricted programs at most")
+    ip_stall: int = param(2, lo=1, doc="programs in a row without improvement before the "
+                                       "stage ends")
+    ip_rows: int = param(60, lo=1, doc="priced rows drawn for a neighbourhood")
     min_stage_seconds: float = param(0.05, lo=0.0,
                                      doc="an exact stage is not started with less time left")
     default_work: int = param(800, lo=0, doc="work units when nothing limits the budget")
@@ -133,10 +166,11 @@ class Incumbent:
         if x is None:
             return False
         x = np.asarray(x, dtype=np.int64)
-        bad = violations(self.p, x)
-        if bad:
-            log.warning("auto: %s plan rejected: %s", source, "; ".join(bad))
-            return False
+        if not feasible(self.p, x):
+            bad = violations(self.p, x)
+            if bad:
+                log.warning("auto: %s plan rejected: %s", source, "; ".join(bad))
+                return False
         c = objective(self.p, x)
         if not math.isfinite(c) or c >= self.obj - 1e-9:
             return False
@@ -173,10 +207,119 @@ def _mip_backend(params: AutoParams) -> str | None:
     return None
 
 
-@register("auto", "the best plan found within the budget: greedy, Lagrangian bound and "
-                  "prices, MIP on small batches, LP bound, local search (default)", "portfolio",
-          params=AutoParams,
-          work_unit="a subgradient step, a branch-and-bound node or a local-search move")
+def bound_share(p: Problem, params: AutoParams, left: float) -> float:
+    """The bound's share of ``left`` seconds: ``bound_seconds_per_line_arc`` per line-arc,
+    within [``bound_share_min``, the cap of the batch's kind]."""
+    cap = params.lagrangian_share if assign.is_assignment(p) else \
+        params.lagrangian_share_routing
+    if not math.isfinite(left) or left <= 0:
+        return cap
+    want = params.bound_seconds_per_line_arc * p.n_line_arcs / left
+    return float(min(cap, max(params.bound_share_min, want)))
+
+
+class _Work:
+    """Work units spent, and what is left of a work budget."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.used = 0
+
+    def rest(self) -> Budget:
+        b = self.budget
+        return b if b.work is None else b.with_work(max(0, b.work - self.used))
+
+
+def dual_stage(p: Problem, run: Run, budget: Budget, inc: Incumbent, frac: float,
+               rounds: int | None, work: _Work, stage: Any, extra: dict[str, Any]
+               ) -> BoundResult | None:
+    """The bound by column generation within ``frac`` of ``budget``, then its rounded plan."""
+    t = time.perf_counter()
+    share = budget.share(frac) if budget.timed else budget
+    limit = rounds if share.work is None else (share.work if rounds is None
+                                               else min(rounds, share.work))
+    res, why = isolated_bound(p, share, max_iterations=limit)
+    if res is None:
+        stage("bound", t, 0, why)
+        return None
+    work.used += res.stats.iterations
+    extra["bound"] = {k: v for k, v in bound_stats_dict(res.stats).items() if k != "history"}
+    if res.bound == math.inf:
+        stage("bound", t, res.stats.iterations, "infeasible")
+        return res
+    inc.bound(res.bound)
+    if res.x is not None:
+        inc.offer(res.x, "bound")
+    stage("bound", t, res.stats.iterations, f"{res.stats.stop}, {res.stats.iterations} rounds")
+    if res.pool is not None and not inc.proven():
+        t = time.perf_counter()
+        x, info = rounded_plan(p, res.pool, run.seed, budget)
+        inc.offer(x, "rounded")
+        extra["rounded"] = info
+        stage("rounded", t, 0, f"{info['rerouted']} orders routed again")
+    return res
+
+
+def ip_stage(p: Problem, run: Run, params: AutoParams, budget: Budget, inc: Incumbent,
+             res: BoundResult, work: _Work, stage: Any, extra: dict[str, Any]) -> None:
+    """Restricted master programs (price-and-branch) from the incumbent (module docstring)."""
+    pool = res.pool
+    if pool is None or inc.x is None:
+        return
+    rows = Rows(p)
+    rng = np.random.default_rng(run.seed)
+    prices = res.prices.vector()
+    _, wmax = best_plans(pool, p.n_orders)
+    fractional = np.flatnonzero(pool.in_master & (wmax < 1.0 - 1e-6))
+    timed = budget.timed
+    start = time.perf_counter()
+    until = budget.share(params.ip_share) if timed else budget
+    w_left = work.rest().work
+    w_share = None if w_left is None else int(params.ip_share * w_left)
+    per_col = params.ip_seconds_per_column
+    stall = rounds = 0
+    log_rounds: list[dict[str, Any]] = []
+    while rounds < (params.ip_rounds if timed else 1) and not inc.proven():
+        left = until.remaining()
+        if timed and left < params.min_stage_seconds:
+            break
+        if w_share is not None and w_share <= 0:
+            break
+        cap = params.ip_max_columns_untimed if not math.isfinite(left) else \
+            int(0.8 * left / max(per_col, 1e-9))
+        if cap < params.ip_min_columns:
+            break
+        seeds = fractional if rounds == 0 and len(fractional) else None
+        orders = neighbourhood(pool, prices, rows, cap, rng, seeds, params.ip_rows)
+        whole = len(orders) == int(pool.in_master.sum())
+        b = until if w_share is None else until.with_work(w_share)
+        x, ans = master_plan(p, pool, inc.x, b, orders=orders, mip_gap=run.mip_gap,
+                             rows=rows)
+        rounds += 1
+        work.used += ans.nodes
+        if w_share is not None:
+            w_share -= max(1, ans.nodes)
+        cols = int(ans.extra.get("columns", 0))
+        if ans.status == "optimal" and cols >= 100:
+            per_col = max(per_col * 0.5, min(per_col * 2.0, ans.seconds / cols))
+        better = inc.offer(x, "price-and-branch")
+        log_rounds.append({"orders": int(len(orders)), "columns": cols, "status": ans.status,
+                           "seconds": round(ans.seconds, 3), "improved": better})
+        stall = 0 if better else stall + 1
+        if (whole and ans.status == "optimal") or stall >= params.ip_stall:
+            break
+    if rounds:
+        extra["price_and_branch"] = log_rounds
+        stage("price-and-branch", start, sum(1 for _ in log_rounds),
+              f"{rounds} programs, {sum(r['improved'] for r in log_rounds)} improved")
+
+
+@register("auto", "the best plan found within the budget: greedy, the Lagrangian dual by "
+                  "column generation (a proven bound), its rounded plan and price-and-branch "
+                  "over its columns, MIP on small batches, local search (default)",
+          "portfolio", params=AutoParams,
+          work_unit="a round of column generation, a branch-and-bound node or a local-search "
+                    "move")
 def solve_auto(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
     p = problem
@@ -190,11 +333,11 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
     stages: list[StageRecord] = []
     extra: dict[str, Any] = {}
     notes: list[str] = []
-    work_used = 0
+    work = _Work(budget)
     limit = Limit.NONE
 
-    def stage(name: str, t: float, work: int = 0, note: str = "") -> None:
-        stages.append(StageRecord(name, time.perf_counter() - t, work,
+    def stage(name: str, t: float, units: int = 0, note: str = "") -> None:
+        stages.append(StageRecord(name, time.perf_counter() - t, units,
                                   inc.obj if inc.x is not None else None,
                                   inc.lb if math.isfinite(inc.lb) else None, note))
 
@@ -210,81 +353,53 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
         inc.offer(x, "regret")
         stage("regret", t)
 
-    # 2. Lagrangian bound and priced plans
-    if not budget.expired() and p.n_orders:
-        t = time.perf_counter()
-        frac = (params.lagrangian_share if assign.is_assignment(p)
-                else params.lagrangian_share_tiny if tiny
-                else params.lagrangian_share_routing)
-        warm = None
-        if not assign.is_assignment(p) and timed:
-            warm = params.transport_share * budget.remaining()
-            frac = min(1.0, frac + params.transport_share)
-        share = budget.share(frac)
-        out = subgradient(p, inc.x, share, run.seed, primal_every=params.primal_every,
-                          warm_seconds=warm)
-        its = int(out.stats.get("iterations", 0))
-        work_used += its
-        extra.update({"lagrangian_" + k: v for k, v in out.stats.items()})
-        if out.lower_bound == math.inf:
-            stage("lagrangian", t, its)
+    # 2-3. the bound by column generation, and its rounded plan
+    res = None
+    if not budget.expired() and p.n_orders and p.n_line_arcs and not inc.proven():
+        frac = bound_share(p, params, budget.remaining())
+        rounds = None if timed else params.bound_rounds_untimed
+        if budget.work is not None:
+            share_w = int(frac * budget.work)
+            rounds = share_w if rounds is None else min(rounds, share_w)
+        res = dual_stage(p, run, budget, inc, frac, rounds, work, stage, extra)
+        if res is not None and res.bound == math.inf:
             return conclude("auto", p, run, None, infeasible=True, stats=SolverStats(
                 solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
                 notes=("a line that must be filled has no feasible source",)))
-        inc.offer(out.x, "lagrangian")
-        inc.bound(out.lower_bound)
-        stage("lagrangian", t, its)
 
-    # 3. an exact MIP, warm-started, where the batch is small for the time left
+    # 4. price-and-branch over the columns
+    if res is not None and not inc.proven() and not budget.expired():
+        ip_stage(p, run, params, budget, inc, res, work, stage, extra)
+
+    # 5. an exact MIP, warm-started, where the batch is small for the time left
     left = budget.remaining()
     small = (p.n_line_arcs <= max(min(params.mip_line_arcs_per_second * left,
                                       params.mip_line_arcs_max), params.mip_line_arcs_tiny)
              if timed else p.n_line_arcs <= params.mip_line_arcs_untimed)
     backend = (_mip_backend(params) if small and left > params.min_stage_seconds
                and not inc.proven() else None)
-    mip_ran = False
     if backend is not None:
         t = time.perf_counter()
         mip_share = params.mip_share_tiny if tiny else params.mip_share
-        rest = budget.with_work(None if budget.work is None else budget.work - work_used)
+        rest = work.rest()
         mb = rest.share(mip_share) if timed else rest.within(params.mip_untimed_seconds)
         if not timed and rest.work is not None:
             mb = mb.with_work(int(mip_share * rest.work))
         info = get(backend)
         r = info.func(p, run.but(budget=mb, params=info.params(), initial=inc.x))
-        mip_ran = True
-        work_used += r.stats.work
+        work.used += r.stats.work
         extra["mip_status"] = str(r.status)
         extra["mip_termination"] = r.termination.to_dict()
         inc.offer(r.x, backend)
         inc.bound(r.bound)
         stage(backend, t, r.stats.work, r.termination.fallback or r.termination.detail)
 
-    # 3b. no MIP: the LP relaxation's bound where it fits in a share of the time left
-    left = budget.remaining()
-    if (not inc.proven() and not mip_ran and left > params.min_stage_seconds
-            and p.n_line_arcs <= params.lp_line_arcs_per_second * params.lp_share * left
-            and (timed or p.n_line_arcs <= params.mip_line_arcs_untimed)):
-        try:
-            get("lp-bound")
-            from router.solvers.exact.ortools import lp_bound
-
-            t = time.perf_counter()
-            lp_budget = budget.share(params.lp_share) if timed else budget.within(
-                params.mip_untimed_seconds)
-            res = lp_bound(p, lp_budget, verbose=run.verbose)
-            inc.bound(res.bound)
-            stage("lp-bound", t, note=res.answer.detail)
-        except SolverUnavailable:
-            pass
-
-    # 4. local search until the budget is spent
+    # 6. local search until the budget is spent
     if inc.x is not None and not inc.proven() and not budget.expired():
         t = time.perf_counter()
-        rest = budget.with_work(None if budget.work is None else budget.work - work_used)
-        x, ls = local_search.improve(p, inc.x, rest, run.seed)
+        x, ls = local_search.improve(p, inc.x, work.rest(), run.seed)
         limit = ls.pop("limit", Limit.NONE)
-        work_used += int(ls.get("moves", 0))
+        work.used += int(ls.get("moves", 0))
         extra.update({"ls_" + k: v for k, v in ls.items()})
         inc.offer(x, "local_search")
         stage("local_search", t, int(ls.get("moves", 0)))
@@ -292,7 +407,7 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
         limit = Limit.INTERRUPTED if budget.cancelled() else Limit.TIME
 
     extra.update(incumbents=inc.history)
-    stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=work_used,
+    stats = SolverStats(solve_seconds=time.perf_counter() - t0, work=work.used,
                         stages=tuple(stages), notes=tuple(notes), extra=extra)
     lb = inc.lb if math.isfinite(inc.lb) else None
     return conclude("auto", p, run, inc.x, bound=lb, source=inc.source, limit=limit,
