@@ -285,3 +285,45 @@ def test_auto_is_never_worse_than_its_greedy_stage(inst: router.Instance, seed: 
         assert a.objective <= g.objective + 1e-6 * max(1.0, abs(g.objective))
         first = a.stats.stages[0]
         assert first.name == "greedy" and first.objective == pytest.approx(g.objective)
+
+
+# ---------------------------------------------------------------- the tabu search (GAP)
+
+@pytest.mark.parametrize("name", ["c0515_1", "d05100", "e05100", "d10100"])
+def test_tabu_repair_and_improve_on_gap(name: str) -> None:
+    """The compiled tabu search: repair from nothing gives a plan within every capacity;
+    improve never returns a worse one, and with a work limit the same seed repeats it."""
+    from router import jit
+    from router.solvers.heuristics import assign
+
+    if not jit.ENABLED:
+        pytest.skip("numba is not installed")
+    p = compile_problem(router.load(gap_path(name), format="gap"))
+    M = assign.Matrices(p)
+    a = assign.repair(M, np.full(M.n, -1), np.random.default_rng(1), max_iter=50_000)
+    assert a is not None
+    assert violations(p, M.to_x(p, a)) == []
+    moves = 2_000
+    b = assign.improve(M, a, np.random.default_rng(2), max_rounds=moves)
+    assert violations(p, M.to_x(p, b)) == []
+    assert M.total(b) <= M.total(a) + 1e-9
+    again = assign.improve(M, a, np.random.default_rng(2), max_rounds=moves)
+    assert np.array_equal(b, again)
+    optima = _gap_optima()
+    if name in optima:
+        assert M.total(b) >= optima[name] - 1e-9
+
+
+@pytest.mark.parametrize("name", ["d05100", "e05100"])
+def test_tabu_and_numpy_repair_both_complete_gap(name: str, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """Greedy on tight GAP instances fills every job within capacity, compiled or not."""
+    from router import jit
+
+    inst = router.load(gap_path(name), format="gap")
+    for enabled in sorted({False, jit.ENABLED}):
+        monkeypatch.setattr(jit, "ENABLED", enabled)
+        plan = router.solve(inst, solver="greedy")
+        assert plan.has_plan
+        assert router.verify(inst, plan, raise_on_error=False).ok
+        assert not plan.unfilled

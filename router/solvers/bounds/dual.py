@@ -287,14 +287,10 @@ def _banner_to_stderr() -> Iterator[None]:
 
 
 def _group_max(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Largest of ``values`` per group (n,), 0 for empty groups."""
+    """Largest of ``values`` per group (n,), at least 0 (0 for empty groups)."""
     out = np.zeros(n)
-    if len(group) == 0:
-        return out
-    o = np.argsort(group, kind="stable")
-    g = group[o]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    out[g[starts]] = np.maximum(np.maximum.reduceat(values[o], starts), 0.0)
+    if len(group):
+        np.maximum.at(out, group, values)
     return out
 
 

@@ -2,18 +2,35 @@
 
 Here a plan is one node per order, and the moves of the GAP literature apply directly, on
 dense (node x order) matrices: *shift* (move an order to another node) and *swap* (exchange
-the nodes of two orders). :func:`repair` completes a partial assignment by minimising the
-capacity overload (then the cost) with shift and swap moves and seeded random kicks;
-:func:`improve` is a best-improvement local search over feasible shift and swap moves with
-iterated perturbation until the deadline.
+the nodes of two orders).
+
+Where the compiled loops are enabled (:mod:`router.jit`), both :func:`repair` and
+:func:`improve` run a tabu search over shift and swap moves on the cost plus a weighted
+capacity overload (strategic oscillation, as in the GAP literature): every move evaluates
+all shifts and the swaps of ``TabuParams.swaps`` orders drawn at random, and takes the best
+one not tabu (a job may not return to the node it left for a random tenure, unless that
+gives a feasible plan better than the best); the weight of a node's overload grows while it
+is overloaded and shrinks while it is not, so the search crosses the infeasible region and
+comes back. :func:`repair` stops at the first feasible plan; :func:`improve` keeps the best
+feasible plan until its budget ends (a clock checked every ``TabuParams.chunk`` moves, or a
+number of moves: one work unit each, so that a work budget repeats exactly).
+
+Their numpy twins (``ROUTER_JIT=0``): :func:`repair` minimises the capacity overload (then
+the cost) with shift and swap moves and seeded random kicks; :func:`improve` is a
+best-improvement local search over feasible shift and swap moves with iterated perturbation
+until the deadline.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from router import jit
 from router.compile import Problem
-from router.contract import Budget
+from router.contract import Budget, Params, param
+from router.jit import njit
 
 BIG = 1e18
 
@@ -40,6 +57,15 @@ class Matrices:
         self.ok = self.eid >= 0
         self.cap = p.node_capacity.astype(np.float64)
         self.penalty = p.line_penalty  # inf for GAP
+        self._t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order x node) copies of cost, resource and eligibility for the compiled loops
+        (an order's nodes contiguous)."""
+        if self._t is None:
+            self._t = (np.ascontiguousarray(self.cost.T), np.ascontiguousarray(self.res.T),
+                       np.ascontiguousarray(self.ok.T))
+        return self._t
 
     def to_x(self, p: Problem, assign: np.ndarray) -> np.ndarray:
         x = np.zeros(p.n_line_arcs, dtype=np.int64)
@@ -66,9 +92,17 @@ def repair(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
            deadline: Budget | None = None, max_iter: int = 20_000) -> np.ndarray | None:
     """Assign every order within every capacity, starting from ``assign`` (-1 = none).
 
-    Unassigned orders first go where the overload they cause is least; then shift and swap
-    moves reduce the total overload (ties broken by cost), with a random kick whenever no
-    move helps. Returns ``None`` if the overload cannot be removed in time."""
+    Unassigned orders first go where the overload they cause is least; then the tabu search
+    (compiled) runs until the first feasible plan, or (numpy) shift and swap moves reduce the
+    total overload (ties broken by cost), with a random kick whenever no move helps. Returns
+    ``None`` if the overload cannot be removed in time (or ``max_iter`` moves)."""
+    if jit.ENABLED:
+        start = _place_unassigned(M, assign)
+        if start is None:
+            return None
+        search = Tabu(M, start, int(rng.integers(2**31)))
+        search.run(deadline, max_iter, stop_when_feasible=True)
+        return search.best if search.found else None
     a = assign.copy()
     j_idx = np.arange(M.n)
     load = M.load(a)
@@ -149,9 +183,21 @@ def _best_swap_overload(M: Matrices, a: np.ndarray, load: np.ndarray,
 def improve(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
             deadline: Budget | None = None, max_rounds: int | None = None,
             kick: bool = True) -> np.ndarray:
-    """Best-improvement shift/swap local search on a feasible assignment; then, while time
-    is left (and ``kick``), iterated perturbation: a few random feasible shifts, descend,
-    keep the best."""
+    """A better feasible assignment than the feasible ``assign`` (never a worse one).
+
+    Compiled: the tabu search until the deadline or ``max_rounds`` moves (without either,
+    or without ``kick``, ``TabuParams.polish`` moves per order). Numpy: best-improvement
+    shift/swap local search; then, while time is left (and ``kick``), iterated
+    perturbation: a few random feasible shifts, descend, keep the best."""
+    if jit.ENABLED:
+        search = Tabu(M, assign, int(rng.integers(2**31)))
+        moves = max_rounds
+        if not kick or (deadline is None and max_rounds is None):
+            polish = int(TABU.polish * M.n)
+            moves = polish if moves is None else min(moves, polish)
+        search.run(deadline, moves)
+        return search.best if search.found and search.best_cost_value < M.total(assign) - 1e-9 \
+            else assign.copy()
     best = _descend(M, assign.copy())
     best_cost = M.total(best)
     cur = best.copy()
@@ -274,3 +320,203 @@ def regret_assign(M: Matrices, prices: np.ndarray | None = None,
         load[i] += M.res[i, j]
         todo[j] = False
     return a
+
+
+# ----------------------------------------------------------------------------------------
+# the compiled tabu search
+
+
+@dataclass(frozen=True)
+class TabuParams(Params):
+    """Tuning of the tabu search of assignment batches (one work unit = one move)."""
+
+    solver = "tabu"
+    swaps: int = param(32, lo=0, doc="orders whose swaps are evaluated at every move")
+    tenure: float = param(0.0125, lo=0.0, doc="tabu tenure: between this and twice this "
+                                              "times the orders (at least 1 and 2 moves)")
+    up: float = param(1.02, lo=1.0, doc="a node's overload weight grows by this factor per "
+                                        "move while the node is overloaded")
+    down: float = param(0.995, lo=0.0, hi=1.0, doc="and shrinks by this one while it is not")
+    chunk: int = param(256, lo=1, doc="moves between two looks at the clock")
+    polish: float = param(0.25, lo=0.0, doc="moves per order when no budget is given")
+
+
+TABU = TabuParams()
+
+
+def _place_unassigned(M: Matrices, assign: np.ndarray) -> np.ndarray | None:
+    """Orders without a node go where the overload they add is least (then the cost)."""
+    a = assign.copy()
+    load = M.load(a)
+    for j in np.flatnonzero(a < 0).tolist():
+        cand = np.flatnonzero(M.ok[:, j])
+        if len(cand) == 0:
+            return None
+        over = np.maximum(0.0, load[cand] + M.res[cand, j] - M.cap[cand])
+        i = int(cand[np.lexsort((M.cost[cand, j], over))[0]])
+        a[j] = i
+        load[i] += M.res[i, j]
+    return a
+
+
+class Tabu:
+    """The state of one tabu search (kept across the chunks of moves that the clock cuts)."""
+
+    def __init__(self, M: Matrices, assign: np.ndarray, seed: int,
+                 params: TabuParams | None = None) -> None:
+        self.M = M
+        self.params = params or TABU
+        self.costT, self.resT, self.okT = M.transposed()
+        self.a = np.asarray(assign, dtype=np.int64).copy()
+        self.load = M.load(self.a)
+        ok = M.ok
+        ratio = M.cost[ok] / np.maximum(M.res[ok], 1e-9)
+        self.base = float(ratio.mean()) if ratio.size else 1.0
+        self.alpha = np.full(M.m, self.base)
+        self.tabu = np.zeros((M.n, M.m), dtype=np.int64)
+        self.cur = float(M.total(self.a))
+        self.best = self.a.copy()
+        feasible = bool(np.all(self.load <= M.cap + 1e-9))
+        self.best_cost = np.array([self.cur if feasible else np.inf])
+        self.moves = 0
+        self.seed = seed
+        n = M.n
+        self.ten_lo = max(1, int(self.params.tenure * n))
+        self.ten_hi = max(self.ten_lo + 1, int(2 * self.params.tenure * n))
+
+    @property
+    def found(self) -> bool:
+        return bool(np.isfinite(self.best_cost[0]))
+
+    @property
+    def best_cost_value(self) -> float:
+        return float(self.best_cost[0])
+
+    def run(self, deadline: Budget | None, moves: int | None,
+            stop_when_feasible: bool = False) -> None:
+        """Moves until the deadline, ``moves`` more moves, or (``stop_when_feasible``) the
+        first feasible plan; a search that finds no admissible move stops."""
+        pr = self.params
+        limit = None if moves is None else self.moves + max(0, int(moves))
+        if stop_when_feasible and self.found:
+            return
+        while limit is None or self.moves < limit:
+            if deadline is not None and deadline.expired():
+                return
+            k = pr.chunk if limit is None else min(pr.chunk, limit - self.moves)
+            if limit is None and deadline is None:  # pragma: no cover  (callers give one)
+                return
+            rng = np.random.default_rng((self.seed, self.moves))
+            picks = rng.integers(0, self.M.n, size=(k, pr.swaps))
+            tenures = rng.integers(self.ten_lo, self.ten_hi + 1, size=k)
+            done, self.cur, stuck = _tabu(
+                self.costT, self.resT, self.okT, self.M.cap, self.a, self.load, self.alpha,
+                self.tabu, self.moves, k, picks, tenures, pr.up, pr.down, self.base,
+                self.best, self.best_cost, self.cur, stop_when_feasible)
+            self.moves = done
+            if stuck or (stop_when_feasible and self.found):
+                return
+
+
+@njit
+def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenures, up, down,
+          base, best, best_cost, cur, stop_feasible):  # pragma: no cover  (compiled)
+    """``iters`` moves of the tabu search from move number ``it0`` (module docstring):
+    move ``t`` evaluates the swaps of the orders ``picks[t]`` and makes its move tabu for
+    ``tenures[t]`` moves. Updates the assignment ``a``, the loads, weights and tabu list in
+    place, and ``best`` / ``best_cost[0]`` whenever a better feasible plan is met; returns
+    (move number reached, current cost, no admissible move)."""
+    n, m = costT.shape
+    n_swap = picks.shape[1]
+    end = it0 + iters
+    it = it0
+    while it < end:
+        bd = np.inf
+        bj = -1
+        bk = -1
+        bj2 = -1
+        for j in range(n):
+            i = a[j]
+            oi = max(0.0, load[i] - cap[i])
+            ni = max(0.0, load[i] - resT[j, i] - cap[i])
+            di = alpha[i] * (ni - oi) - costT[j, i]
+            for k in range(m):
+                if k == i or not okT[j, k]:
+                    continue
+                ok_ = max(0.0, load[k] - cap[k])
+                nk = max(0.0, load[k] + resT[j, k] - cap[k])
+                d = di + costT[j, k] + alpha[k] * (nk - ok_)
+                if d < bd - 1e-12:
+                    if tabu[j, k] > it:
+                        # aspiration: a feasible plan better than the best
+                        if not (nk <= 1e-9 and ni <= 1e-9
+                                and cur + costT[j, k] - costT[j, i] < best_cost[0] - 1e-9):
+                            continue
+                        feas = True
+                        for t in range(m):
+                            if t != i and t != k and load[t] > cap[t] + 1e-9:
+                                feas = False
+                                break
+                        if not feas:
+                            continue
+                    bd = d
+                    bj = j
+                    bk = k
+                    bj2 = -1
+        for t in range(n_swap):
+            j1 = picks[it - it0, t]
+            i1 = a[j1]
+            for j2 in range(n):
+                i2 = a[j2]
+                if i2 == i1 or not okT[j1, i2] or not okT[j2, i1]:
+                    continue
+                nl1 = load[i1] - resT[j1, i1] + resT[j2, i1]
+                nl2 = load[i2] - resT[j2, i2] + resT[j1, i2]
+                d = (costT[j1, i2] + costT[j2, i1] - costT[j1, i1] - costT[j2, i2]
+                     + alpha[i1] * (max(0.0, nl1 - cap[i1]) - max(0.0, load[i1] - cap[i1]))
+                     + alpha[i2] * (max(0.0, nl2 - cap[i2]) - max(0.0, load[i2] - cap[i2])))
+                if d < bd - 1e-12 and tabu[j1, i2] <= it and tabu[j2, i1] <= it:
+                    bd = d
+                    bj = j1
+                    bk = i2
+                    bj2 = j2
+        if bj < 0:
+            return it, cur, True
+        ten = tenures[it - it0]
+        if bj2 < 0:
+            i = a[bj]
+            load[i] -= resT[bj, i]
+            load[bk] += resT[bj, bk]
+            cur += costT[bj, bk] - costT[bj, i]
+            a[bj] = bk
+            tabu[bj, i] = it + ten
+        else:
+            i1 = a[bj]
+            i2 = a[bj2]
+            load[i1] += resT[bj2, i1] - resT[bj, i1]
+            load[i2] += resT[bj, i2] - resT[bj2, i2]
+            cur += costT[bj, i2] + costT[bj2, i1] - costT[bj, i1] - costT[bj2, i2]
+            a[bj] = i2
+            a[bj2] = i1
+            tabu[bj, i1] = it + ten
+            tabu[bj2, i2] = it + ten
+        it += 1
+        feas = True
+        for i in range(m):
+            if load[i] > cap[i] + 1e-9:
+                feas = False
+                alpha[i] *= up
+            else:
+                alpha[i] = max(alpha[i] * down, 1e-6 * base)
+        if feas and cur < best_cost[0] - 1e-9:
+            # the running cost drifts by rounding: recompute it exactly
+            exact = 0.0
+            for j in range(n):
+                exact += costT[j, a[j]]
+            cur = exact
+            if cur < best_cost[0] - 1e-9:
+                best_cost[0] = cur
+                best[:] = a
+            if stop_feasible:
+                return it, cur, False
+    return it, cur, False

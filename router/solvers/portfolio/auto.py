@@ -121,11 +121,11 @@ class AutoParams(Params):
                           "generation converges in about 8 us per line-arc on one core)")
     bound_share_min: float = param(0.3, lo=0.0, hi=1.0,
                                    doc="the bound gets at least this share of the time left")
-    lagrangian_share: float = param(0.3, lo=0.0, hi=1.0,
+    lagrangian_share: float = param(0.5, lo=0.0, hi=1.0,
                                     doc="assignment batches (GAP): the most of the time left "
                                         "(and of the work) the bound may take")
     lagrangian_share_routing: float = param(
-        0.75, lo=0.0, hi=1.0, doc="routing batches: the most of the time left (and of the "
+        0.85, lo=0.0, hi=1.0, doc="routing batches: the most of the time left (and of the "
                                   "work) the bound may take")
     bound_rounds_untimed: int = param(60, lo=0,
                                       doc="without a time limit, rounds of column generation "
@@ -367,8 +367,10 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
                 solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
                 notes=("a line that must be filled has no feasible source",)))
 
-    # 4. price-and-branch over the columns
-    if res is not None and not inc.proven() and not budget.expired():
+    # 4. price-and-branch over the columns (not on assignment batches: there the columns
+    # are single arcs, and the tabu search of the local search does better in the time)
+    if res is not None and not inc.proven() and not budget.expired() \
+            and not assign.is_assignment(p):
         ip_stage(p, run, params, budget, inc, res, work, stage, extra)
 
     # 5. an exact MIP, warm-started, where the batch is small for the time left
