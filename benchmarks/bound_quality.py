@@ -13,7 +13,15 @@ with HiGHS's simplex (``lp-bound`` on small batches; 30-90 s on ``l``) for compa
 Options: ``--cases m-1,l-2``, ``--budgets m=0.25,0.5,1;l=1,2,5``, ``--repeat N`` (the run with
 the least CPU time of N is kept; the machine may be shared), ``--clock cpu`` (budgets in CPU
 seconds of the process, for figures that do not depend on the load of a shared machine),
-``--json FILE``, ``--md FILE``.
+``--name NAME``: the results are NAME.json and NAME.md (default ``bound_quality``), in a new
+folder ``benchmarks/results/runs/bound_quality-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/``. The committed ones:
+
+    python -m benchmarks.bound_quality --clock cpu --update-results
+    python -m benchmarks.bound_quality --cases m-1,l-1 --budgets "m=;l=" --lp \
+        --name bound_quality_lp --update-results
+    python -m benchmarks.bound_quality --cases "" --gap --name bound_quality_gap \
+        --update-results
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import output
 from benchmarks.machine import machine
 from benchmarks.suites import REFERENCE, generate
 from router.compile import Problem, compile_problem
@@ -116,18 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lp", action="store_true", help="also solve the LP relaxation (HiGHS)")
     ap.add_argument("--gap", action="store_true",
                     help="also every GAP instance: bound, LP bound, best known")
-    ap.add_argument("--json", type=Path)
-    ap.add_argument("--md", type=Path)
+    ap.add_argument("--name", default="bound_quality",
+                    help="the results are NAME.json and NAME.md (default bound_quality)")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "bound_quality")
     budgets = {k: list(v) for k, v in BUDGETS.items()}
     for part in filter(None, args.budgets.split(";")):
         k, v = part.split("=")
         budgets[k.strip()] = [float(b) for b in v.split(",") if b.strip()]
     plans = known_plans()
     out: dict[str, Any] = {"machine": machine(), "clock": args.clock,
-                           "load_average": round(os.getloadavg()[0], 2), "command": " ".join(["python -m benchmarks."
-                                                                        "bound_quality",
-                                                                        *(argv or sys.argv[1:])]),
+                           "load_average": round(os.getloadavg()[0], 2),
+                           "command": output.command("benchmarks.bound_quality", argv),
                            "cases": {}}
     for case in filter(None, args.cases.split(",")):
         preset, seed = case.rsplit("-", 1)
@@ -165,10 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         bad = [r["instance"] for r in out["gap"] if not r["valid"]]
         print(f"GAP: {len(out['gap'])} instances, bound above the best known on {bad}",
               file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
-    if args.md:
-        args.md.write_text(markdown(out))
+    (folder / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")
+    (folder / f"{args.name}.md").write_text(markdown(out))
+    print(f"wrote {folder / args.name}.json and .md", file=sys.stderr)
     return 0
 
 

@@ -12,7 +12,10 @@ it times, on the compiled batch:
   ``build_seconds`` and ``solve_seconds`` the solver itself returns, its status and objective.
 
 Figures are also given per 100,000 arcs. Options: ``--seed N``, ``--repeat N`` (best of N,
-default 2), ``--json FILE``.
+default 2). The figures are written to ``build_time.json`` (``--name`` to change it) in a new
+folder ``benchmarks/results/runs/build_time-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/`` (``python -m
+benchmarks.build_time m,l --update-results``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import output
 from router.compile import Problem, compile_problem
 
 mip_model = importlib.import_module("router.solvers.exact.model")
@@ -144,11 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--solve", type=float, metavar="S",
                     help="also run every backend with this time limit")
-    ap.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    ap.add_argument("--name", default="build_time",
+                    help="the figures are written to NAME.json (default build_time)")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "build_time")
     generate = importlib.import_module("router.generate")
     rows = []
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         problem = compile_problem(generate.generate(preset, seed=args.seed))
         row = measure(problem, args.repeat)
         row["preset"] = preset
@@ -176,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['build_seconds']:.2f} | {r['solve_seconds']:.2f} | "
                       f"{r['wall_seconds']:.2f} |")
         sys.stdout.flush()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=1)
+    path = folder / f"{args.name}.json"
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(rows, f, indent=1)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine
+from benchmarks import machine, output
 from benchmarks.report import (
     build_context,
     markdown,
@@ -38,8 +38,8 @@ from benchmarks.suites import (
 )
 from router.solvers.registry import registry
 
-DEFAULT_OUT = REPO / "benchmarks" / "results"  # the committed results
-RUNS_DIR = DEFAULT_OUT / "runs"  # a new folder per run unless told otherwise (git-ignored)
+DEFAULT_OUT = output.RESULTS  # the committed results
+RUNS_DIR = output.RUNS  # a new folder per run unless told otherwise (git-ignored)
 RUNS_FILE = "raw/runs.jsonl"  # every field of every run (scratch, not committed)
 RUNS_CSV = "runs.csv"  # the committed per-run records
 
@@ -108,13 +108,9 @@ def _rel(path: Path) -> str:
 
 
 def _new_run_dir() -> Path:
-    """A folder of RUNS_DIR that does not exist yet, named by the UTC time."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out, k = RUNS_DIR / stamp, 1
-    while out.exists():
-        k += 1
-        out = RUNS_DIR / f"{stamp}-{k}"
-    return out
+    """A folder of RUNS_DIR that does not exist yet, named by the UTC time (created by the
+    run: a dry run creates nothing)."""
+    return output.new_run_dir("", RUNS_DIR, create=False)
 
 
 def _latest_run_dir() -> Path | None:

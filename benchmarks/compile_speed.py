@@ -1,6 +1,7 @@
 """Compilation speed: a whole instance, the network alone, and a batch against a network.
 
     python -m benchmarks.compile_speed [--seeds 1,2,3] [--repeat 5] [--batch 2000]
+    python -m benchmarks.compile_speed --update-results     # the committed results
 
 Per seed: ``compile_problem`` of the ``m``, ``l`` and ``xl`` presets; ``compile_network`` of
 the ``xl`` network (3,000 nodes); and ``compile_batch`` of a ``--batch``-order batch (the first
@@ -8,7 +9,9 @@ orders of the ``xl`` instance) against that network, from the order records (the
 built in the call) and from prebuilt columns. A batch's cost must grow with the batch, not the
 network: the batch against ``xl`` is to be compared with ``compile_problem`` of ``m`` (2,000
 orders). Each figure is the fastest of ``--repeat`` runs, by wall clock and by CPU time (the
-machine may be shared). Results: benchmarks/results/compile_speed.json and .md.
+machine may be shared). Results: ``compile_speed.json`` and ``.md`` in a new folder
+``benchmarks/results/runs/compile_speed-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks import output
 from benchmarks.machine import machine
 from router.compile import compile_batch, compile_network, compile_problem
 from router.instance import Instance, order_columns
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -78,13 +80,13 @@ def measure(seed: int, repeat: int, batch: int) -> list[dict[str, Any]]:
     return rows
 
 
-def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write(rows: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    data = {"command": f"python -m benchmarks.compile_speed --seeds {args.seeds} "
-                       f"--repeat {args.repeat} --batch {args.batch}",
+    data = {"command": " ".join([f"python -m benchmarks.compile_speed --seeds {args.seeds} "
+                                 f"--repeat {args.repeat} --batch {args.batch}",
+                                 *output.flags(args)]),
             "when": stamp, "machine": machine(), "rows": rows}
-    (RESULTS / "compile_speed.json").write_text(json.dumps(data, indent=1) + "\n")
+    (out / "compile_speed.json").write_text(json.dumps(data, indent=1) + "\n")
     lines = [f"Compilation speed ({data['command']}), {stamp}", "",
              "Fastest of the repeats; wall clock and CPU seconds.", "",
              "| seed | what | orders | line-arcs | wall s | CPU s |",
@@ -93,7 +95,7 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         la = "" if r["line_arcs"] is None else f"{r['line_arcs']:,}"
         lines.append(f"| {r['seed']} | {r['what']} | {r['orders']:,} | {la} | "
                      f"{r['wall_s']:.4f} | {r['cpu_s']:.4f} |")
-    (RESULTS / "compile_speed.md").write_text("\n".join(lines) + "\n")
+    (out / "compile_speed.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,11 +103,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--batch", type=int, default=2000)
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    out = output.output_dir(args, "compile_speed")
     rows: list[dict[str, Any]] = []
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in (int(s) for s in args.seeds.split(",") if s):
         rows += measure(seed, args.repeat, args.batch)
-    write(rows, args)
+    write(rows, args, out)
+    print(f"wrote {out / 'compile_speed.md'}")
 
 
 if __name__ == "__main__":

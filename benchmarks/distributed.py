@@ -1,7 +1,8 @@
 """The distributed solver against single-process ``auto`` at the same budget.
 
     python -m benchmarks.distributed [--cases xl,2m] [--seeds 1] [--budget xl=60,2m=240]
-                                     [--workers 1,2] [--ray xl] [--json FILE] [--md FILE]
+                                     [--workers 1,2] [--ray xl] [--name NAME]
+                                     [-o DIR | --update-results]
 
 Cases: ``l`` is ``router.generate("l", seed)`` (20,000 orders), ``xl`` the ``xl`` preset
 (200,000 orders); ``2m`` the ``xl`` preset with ``orders=2_000_000`` (the network and
@@ -18,14 +19,14 @@ round (prices out, loads back) and once (the shards, for Ray), the stages' secon
 load average of the machine before and after. The peak resident memory of this process is
 reported per case.
 
-The figures feed the scaling model of docs/reference.md ("Scaling out"). Results (committed):
-``--cases xl --seeds 1,2 --ray xl --json benchmarks/results/distributed_xl.json --md
-benchmarks/results/distributed_xl.md``, ``--cases l --seeds 1,2,3 --json
-benchmarks/results/distributed_l.json --md benchmarks/results/distributed_l.md`` and
-``--cases 2m --json
-benchmarks/results/distributed_2m.json --md benchmarks/results/distributed_2m.md``; the floor
-runs (``--floor``, see :data:`FLOOR`) ``--cases xl,2m --floor --json
-benchmarks/results/distributed_floor.json --md benchmarks/results/distributed_floor.md``.
+The figures feed the scaling model of docs/reference.md ("Scaling out"). Results:
+``NAME.json`` and ``NAME.md`` (``--name``, default ``distributed``; written again after every
+case) in a new folder ``benchmarks/results/runs/distributed-<UTC time>/``, in ``-o DIR``, or
+with ``--update-results`` in the committed ``benchmarks/results/``. The committed ones:
+``--cases xl --seeds 1,2 --ray xl --name distributed_xl --update-results``, ``--cases l
+--seeds 1,2,3 --name distributed_l --update-results`` and ``--cases 2m --name distributed_2m
+--update-results``; the floor runs (``--floor``, see :data:`FLOOR`) ``--cases xl,2m --floor
+--name distributed_floor --update-results``.
 """
 
 from __future__ import annotations
@@ -38,13 +39,12 @@ import resource
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks import output
 from benchmarks.machine import machine, versions
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "l": ("l", {}), "xl": ("xl", {}), "2m": ("xl", {"orders": 2_000_000})}
 DEFAULT_BUDGET = {"l": 10.0, "xl": 60.0, "2m": 240.0}
@@ -235,27 +235,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ray", default="", help="cases also run on the Ray executor, e.g. xl")
     ap.add_argument("--floor", action="store_true",
                     help="only the floor runs (FLOOR: no time limit, least work)")
-    ap.add_argument("--json", default=str(RESULTS / "distributed.json"))
-    ap.add_argument("--md", default=str(RESULTS / "distributed.md"))
+    ap.add_argument("--name", default="distributed",
+                    help="the results are NAME.json and NAME.md (default distributed)")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "distributed")
     budget = dict(DEFAULT_BUDGET)
     for item in filter(None, args.budget.split(",")):
         k, _, v = item.partition("=")
         budget[k] = float(v)
     workers = [int(w) for w in args.workers.split(",")]
     res: dict[str, Any] = {
-        "command": "python -m benchmarks.distributed " + " ".join(
-            sys.argv[1:] if argv is None else argv),
+        "command": output.command("benchmarks.distributed", argv),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(), "versions": versions(), "cases": []}
-    path = Path(args.json)
     ray_cases = set(filter(None, args.ray.split(",")))
+
+    def save() -> None:
+        (folder / f"{args.name}.json").write_text(json.dumps(res, indent=1) + "\n")
+        (folder / f"{args.name}.md").write_text(markdown(res))
+
     for name in filter(None, args.cases.split(",")):
         for seed in (int(v) for v in args.seeds.split(",")):
             res["cases"].append(run_case(name, seed, budget[name], workers, name in ray_cases,
                                          args.floor))
-        path.write_text(json.dumps(res, indent=1) + "\n")  # kept after every case
-        Path(args.md).write_text(markdown(res))
+        save()  # kept after every case
+    save()
+    print(f"wrote {folder / args.name}.json and .md", file=sys.stderr)
     return 0
 
 

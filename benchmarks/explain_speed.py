@@ -1,7 +1,7 @@
 """Time the explanations, the plan summary, the LP prices and the map on sale-day batches.
 
     python -m benchmarks.explain_speed                       # s, m, l (seed 1) and m seed 2
-    python -m benchmarks.explain_speed --out benchmarks/results/explain_speed.md
+    python -m benchmarks.explain_speed --update-results     # benchmarks/results/explain_speed.*
 
 Per batch, on its greedy plan (deterministic): ``digest`` (the batch counted by reason, as
 ``router explain FILE PLAN`` without ``--order``), ``explain`` of one order and of every order
@@ -9,6 +9,10 @@ Per batch, on its greedy plan (deterministic): ``digest`` (the batch counted by 
 time, HiGHS running in a child process), ``summarize`` and ``draw_map``. Other times are CPU
 seconds of this process (``time.process_time``; the machine may be shared), the fastest of
 ``--repeat`` runs; the LP and the map run once. Loading the file is not counted.
+
+Results: ``explain_speed.md`` (the table) and ``explain_speed.json`` in a new folder
+``benchmarks/results/runs/explain_speed-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks import output
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = (("s", 1), ("m", 1), ("m", 2), ("l", 1))
@@ -95,20 +101,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--price-time", type=float, default=10.0)
-    ap.add_argument("--out", type=Path, help="write a Markdown table here (and .json beside)")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "explain_speed")
     rows = []
     for preset, seed in CASES:
         rows.append(measure(preset, seed, args.repeat, args.price_time))
         print(json.dumps(rows[-1]), file=sys.stderr)
     text = table(rows)
     print(text)
-    if args.out:
-        head = ("CPU seconds (fastest of the repeats; the LP: wall clock, once), greedy plans; "
-                "`python -m benchmarks.explain_speed --out " + str(args.out) + "`\n\n")
-        args.out.write_text(head + text + "\n", encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n",
-                                                 encoding="utf-8")
+    out = folder / "explain_speed.md"
+    head = ("CPU seconds (fastest of the repeats; the LP: wall clock, once), greedy plans; "
+            f"`{output.command('benchmarks.explain_speed', argv)}`\n\n")
+    out.write_text(head + text + "\n", encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

@@ -4,6 +4,7 @@ compiled loops (numba) at import and after an install.
     python -m benchmarks.floor_speed solve [--presets l,xl] [--seeds 1,2,3] [--repeat 3]
                                            [--engines jit,numpy] [--baseline DIR]
     python -m benchmarks.floor_speed jit [--repeat 5]
+    python -m benchmarks.floor_speed solve --update-results    # the committed results
 
 ``solve``: each preset and seed is generated once into a JSON file (kept in ``--dir``), then
 ``python -m router solve FILE --solver greedy -o PLAN`` runs ``--repeat`` times, each in a
@@ -19,8 +20,9 @@ The objective of every engine's plan is reported; the ``jit`` plan is checked by
 (which are loaded, with numba, when router is imported), the same with an empty numba cache
 (the loops compiled, as after an install), and the size of the installed numba and llvmlite.
 
-Results: benchmarks/results/floor_speed.json and floor_speed.md (``solve``),
-benchmarks/results/jit_cost.json (``jit``).
+Results: floor_speed.json and floor_speed.md (``solve``), jit_cost.json (``jit``), in a new
+folder ``benchmarks/results/runs/floor_speed-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from importlib import util
 from pathlib import Path
 from typing import Any
 
+from benchmarks import output
 from benchmarks.machine import machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,10 +79,11 @@ def _solve_once(path: Path, engine: str, baseline: str | None, plan: Path) -> di
 
 
 def cmd_solve(args: argparse.Namespace) -> None:
+    out = output.output_dir(args, "floor_speed")
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         for seed in (int(s) for s in args.seeds.split(",")):
             path = _instance(preset, seed, folder)
             for engine in args.engines.split(","):
@@ -103,7 +106,8 @@ def cmd_solve(args: argparse.Namespace) -> None:
                     row["verified"] = v.returncode == 0
                 rows.append(row)
                 print(json.dumps(row))
-    _write_solve(rows, args)
+    _write_solve(rows, args, out)
+    print(f"wrote {out / 'floor_speed.md'}")
 
 
 def _orders(path: Path) -> int:
@@ -111,16 +115,16 @@ def _orders(path: Path) -> int:
         return len(json.load(f)["orders"])
 
 
-def _write_solve(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def _write_solve(rows: list[dict[str, Any]], args: argparse.Namespace, out: Path) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     command = (f"python -m benchmarks.floor_speed solve --presets {args.presets} --seeds "
                f"{args.seeds} --repeat {args.repeat} --engines {args.engines}"
-               + (" --baseline DIR" if args.baseline else ""))
+               + (" --baseline DIR" if args.baseline else "")
+               + "".join(f" {f}" for f in output.flags(args)))
     data = {"command": command, "when": stamp, "machine": machine(),
             "load_average_1min_at_end": load, "rows": rows}
-    (RESULTS / "floor_speed.json").write_text(json.dumps(data, indent=1) + "\n")
+    (out / "floor_speed.json").write_text(json.dumps(data, indent=1) + "\n")
     lines = [f"Compile plus greedy, end to end (`{command}`), {stamp}", "",
              "`stats.seconds` of `router solve FILE --solver greedy` (compilation included, "
              "file loading excluded), fastest of the repeats, each in a fresh process; "
@@ -133,7 +137,7 @@ def _write_solve(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
                      f"{r['best_seconds']:.3f} | {r['compile_seconds']:.3f} | "
                      f"{r['solve_seconds']:.3f} | {r['orders_per_second']:,} | "
                      f"{r['objective']:,.3f} | {r.get('verified', '')} |")
-    (RESULTS / "floor_speed.md").write_text("\n".join(lines) + "\n")
+    (out / "floor_speed.md").write_text("\n".join(lines) + "\n")
 
 
 def _import_cost(env: dict[str, str]) -> tuple[float, float]:
@@ -155,8 +159,10 @@ def _size_mb(package: str) -> float | None:
 
 
 def cmd_jit(args: argparse.Namespace) -> None:
-    out: dict[str, Any] = {"command": f"python -m benchmarks.floor_speed jit --repeat "
-                                      f"{args.repeat}",
+    folder = output.output_dir(args, "floor_speed")
+    out: dict[str, Any] = {"command": " ".join([f"python -m benchmarks.floor_speed jit "
+                                                f"--repeat {args.repeat}",
+                                                *output.flags(args)]),
                            "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                            "machine": machine()}
     for name, engine in (("import_without_jit", "numpy"), ("import_with_jit", "jit")):
@@ -173,8 +179,8 @@ def cmd_jit(args: argparse.Namespace) -> None:
                                      "wall_seconds": round(again[1], 3)}
     out["installed_mb"] = {p: _size_mb(p) for p in ("numba", "llvmlite")}
     print(json.dumps(out, indent=1))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "jit_cost.json").write_text(json.dumps(out, indent=1) + "\n")
+    (folder / "jit_cost.json").write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {folder / 'jit_cost.json'}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,9 +192,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--repeat", type=int, default=3)
     s.add_argument("--engines", default="jit,numpy")
     s.add_argument("--baseline", default=None, help="source tree of the version compared")
-    s.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "router-floor"))
+    s.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "router-floor"),
+                   help="where the generated batches and plans are kept")
+    output.add_arguments(s)
     j = sub.add_parser("jit")
     j.add_argument("--repeat", type=int, default=5)
+    output.add_arguments(j)
     args = ap.parse_args(argv)
     {"solve": cmd_solve, "jit": cmd_jit}[args.cmd](args)
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.generate_speed                  # all presets, JSON (xs..m also YAML)
     python -m benchmarks.generate_speed xs s --yaml      # chosen presets, YAML for all of them
-    python -m benchmarks.generate_speed --out benchmarks/results/generate_speed.md
+    python -m benchmarks.generate_speed --update-results   # benchmarks/results/generate_speed.*
 
 Per preset and format: ``generate`` (``router.generate.generate_data``: drawing the batch and
 building the mapping), ``write`` (text and file), file size, ``router.io.read`` (read, parse,
@@ -10,6 +10,10 @@ validate), ``compile`` (``router.compile_problem``) and the compiled size (order
 arcs, line-arcs). Each preset runs in its own child process, so memory and caches do not carry
 over; the peak resident memory of the child is reported too. With ``--repeat N`` each stage
 keeps its fastest time over N runs (the machine may be shared).
+
+Results: ``generate_speed.md`` (the table) and ``generate_speed.json`` in a new folder
+``benchmarks/results/runs/generate_speed-<UTC time>/``, in ``-o DIR``, or with
+``--update-results`` in the committed ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks import output
 
 PRESETS = ("xs", "s", "m", "l", "xl")
 YAML_UP_TO = ("xs", "s", "m")  # YAML for the big ones is slow to parse: JSON is their format
@@ -94,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="runs per preset and format; the fastest time of each stage is kept")
     ap.add_argument("--yaml", action="store_true", help="also YAML for every preset")
     ap.add_argument("--no-yaml", action="store_true", help="JSON only")
-    ap.add_argument("--out", help="also write the Markdown table (and a .json) here")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "generate_speed")
     results = []
     print(HEADER, flush=True)
     for preset in args.presets:
@@ -109,18 +116,18 @@ def main(argv: list[str] | None = None) -> int:
                 r[k] = min(x[k] for x in runs)
             results.append(r)
             print(row(r), flush=True)
-    if args.out:
-        import platform
+    import platform
 
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        head = (f"Generator speed (seed {args.seed}), {platform.processor() or platform.machine()}"
-                f", Python {platform.python_version()}, "
-                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n")
-        out.write_text(head + HEADER + "\n" + "\n".join(row(r) for r in results) + "\n",
-                       encoding="utf-8")
-        out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n",
-                                            encoding="utf-8")
+    out = folder / "generate_speed.md"
+    head = (f"Generator speed (seed {args.seed}), {platform.processor() or platform.machine()}"
+            f", Python {platform.python_version()}, "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            f"`{output.command('benchmarks.generate_speed', argv)}`\n\n")
+    out.write_text(head + HEADER + "\n" + "\n".join(row(r) for r in results) + "\n",
+                   encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n",
+                                        encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 

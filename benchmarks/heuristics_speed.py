@@ -14,7 +14,13 @@ best of ``ortools-highs`` warm-started from greedy and ``auto``, each given ``--
 kept in benchmarks/results/best_known.json with its lower bound. ``auto``: auto's gap at the
 given budget against that reference. ``gap``: every heuristic's gap to the proven optimum
 on the GAP types A-C of instances/gap (bounds_min.tsv). ``overrun``: auto's wall-clock
-time against its limit on every preset. Results go to benchmarks/results/.
+time against its limit on every preset.
+
+Results go to a new folder ``benchmarks/results/runs/heuristics_speed-<UTC time>/``, to ``-o
+DIR``, or with ``--update-results`` to the committed ``benchmarks/results/`` (e.g.
+``python -m benchmarks.heuristics_speed speed --preset l --update-results``). ``reference``
+starts from the best_known.json of its output folder, else the committed one, and writes
+the updated file to its output folder; ``auto`` reads the same file.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks import output
 from benchmarks.suites import GAP_DIR
 from router.compile import Problem, compile_problem
 from router.contract import Run
@@ -37,8 +44,7 @@ from router.evaluate import violations
 from router.plan import build_plan
 from router.solvers.registry import get
 
-RESULTS = Path(__file__).resolve().parent / "results"
-BEST_KNOWN = RESULTS / "best_known.json"
+BEST_KNOWN = "best_known.json"
 FAST = ("greedy", "regret", "nearest", "fewest-splits")
 
 
@@ -53,12 +59,12 @@ def _machine() -> dict[str, Any]:
             "load_average_1min": round(load[0], 2)}
 
 
-def _save(name: str, data: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / name).write_text(json.dumps(data, indent=1) + "\n")
+def _save(out: Path, name: str, data: dict[str, Any]) -> None:
+    (out / name).write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {out / name}")
 
 
-def cmd_speed(args: argparse.Namespace) -> dict[str, Any]:
+def cmd_speed(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     p = _problem(args.preset, args.seed)
     out: dict[str, Any] = {"preset": args.preset, "seed": args.seed, "orders": p.n_orders,
                            "line_arcs": p.n_line_arcs,
@@ -84,19 +90,20 @@ def cmd_speed(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{name:14s} wall {best:7.3f} s ({p.n_orders / best:8.0f} orders/s)  "
               f"cpu {best_cpu:7.3f} s ({p.n_orders / best_cpu:8.0f} orders/s)  "
               f"objective {obj:.2f}")
-    _save(f"heuristics_speed_{args.preset}.json", out)
+    _save(folder, f"heuristics_speed_{args.preset}.json", out)
     return out
 
 
-def _best_known() -> dict[str, Any]:
-    return json.loads(BEST_KNOWN.read_text()) if BEST_KNOWN.exists() else {}
+def _best_known(folder: Path) -> dict[str, Any]:
+    path = output.starting_point(folder, BEST_KNOWN)
+    return json.loads(path.read_text()) if path else {}
 
 
-def cmd_reference(args: argparse.Namespace) -> dict[str, Any]:
+def cmd_reference(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     inst = router.generate(preset=args.preset, seed=args.seed)
     p = compile_problem(inst)
     key = f"{args.preset}-{args.seed}"
-    known = _best_known()
+    known = _best_known(folder)
     entry = known.get(key, {"objective": None, "lower_bound": None, "source": None})
     for name in args.solvers.split(","):
         t = time.perf_counter()
@@ -122,15 +129,14 @@ def cmd_reference(args: argparse.Namespace) -> dict[str, Any]:
                                           or r.bound > entry["lower_bound"]):
             entry["lower_bound"] = r.bound
     known[key] = entry
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    BEST_KNOWN.write_text(json.dumps(known, indent=1) + "\n")
     print(key, entry)
+    _save(folder, BEST_KNOWN, known)
     return entry
 
 
-def cmd_auto(args: argparse.Namespace) -> dict[str, Any]:
+def cmd_auto(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     p = _problem(args.preset, args.seed)
-    ref = _best_known().get(f"{args.preset}-{args.seed}")
+    ref = _best_known(folder).get(f"{args.preset}-{args.seed}")
     t = time.perf_counter()
     r = get("auto").func(p, Run.of(args.seconds, seed=args.seed))
     secs = time.perf_counter() - t
@@ -145,11 +151,11 @@ def cmd_auto(args: argparse.Namespace) -> dict[str, Any]:
         if ref.get("lower_bound"):
             out["gap_to_bound_pct"] = round(100 * (r.objective / ref["lower_bound"] - 1), 3)
     print(json.dumps(out, indent=1))
-    _save(f"auto_{args.preset}-{args.seed}_{args.seconds:g}s.json", out)
+    _save(folder, f"auto_{args.preset}-{args.seed}_{args.seconds:g}s.json", out)
     return out
 
 
-def cmd_gap(args: argparse.Namespace) -> dict[str, Any]:
+def cmd_gap(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     with (GAP_DIR / "bounds_min.tsv").open() as f:
         rows = [r for r in csv.DictReader(f, delimiter="\t")
                 if r["lower_bound"] == r["upper_bound"] and r["instance"][0] in args.types]
@@ -181,14 +187,14 @@ def cmd_gap(args: argparse.Namespace) -> dict[str, Any]:
     out = {"types": args.types, "seconds_for_timed": args.seconds, "summary": summary,
            "instances": per_instance, "machine": _machine()}
     print(json.dumps(summary, indent=1))
-    _save("heuristics_gap.json", out)
+    _save(folder, "heuristics_gap.json", out)
     return out
 
 
-def cmd_overrun(args: argparse.Namespace) -> dict[str, Any]:
+def cmd_overrun(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Wall-clock seconds of auto against its time limit, per preset and budget."""
     rows = []
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         p = _problem(preset, args.seed)
         for limit in (float(v) for v in args.limits.split(",")):
             t = time.perf_counter()
@@ -200,7 +206,7 @@ def cmd_overrun(args: argparse.Namespace) -> dict[str, Any]:
                          "stages": [st.to_dict() for st in r.stats.stages]})
             print(rows[-1])
     out = {"rows": rows, "machine": _machine()}
-    _save("auto_overrun.json", out)
+    _save(folder, "auto_overrun.json", out)
     return out
 
 
@@ -229,9 +235,12 @@ def main(argv: list[str] | None = None) -> None:
     o.add_argument("--presets", default="xs,s,m,l")
     o.add_argument("--limits", default="0.01,0.1,1")
     o.add_argument("--seed", type=int, default=1)
+    for command in (s, r, a, g, o):
+        output.add_arguments(command)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "heuristics_speed")
     {"speed": cmd_speed, "reference": cmd_reference, "auto": cmd_auto, "gap": cmd_gap,
-     "overrun": cmd_overrun}[args.cmd](args)
+     "overrun": cmd_overrun}[args.cmd](args, folder)
 
 
 if __name__ == "__main__":

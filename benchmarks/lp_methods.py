@@ -5,7 +5,11 @@ HiGHS through highspy, once per method (default ``simplex,ipm,pdlp``; interior p
 crossover), under a time limit (default 120 s), and reports status, objective, iterations
 and seconds: the alternatives to the Lagrangian bound of ``router.solvers.bounds``.
 
-Options: ``--preset l --seed 1 --methods simplex,ipm --time-limit 120 --json FILE``.
+Options: ``--preset l --seed 1 --methods simplex,ipm --time-limit 120``. Results:
+``lp_methods_<preset><seed>.json`` (``--name`` to change it) in a new folder
+``benchmarks/results/runs/lp_methods-<UTC time>/``, in ``-o DIR``, or with ``--update-results``
+in the committed ``benchmarks/results/`` (``python -m benchmarks.lp_methods --update-results``
+gives the committed ``lp_methods_l1.json``).
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks import output
 from benchmarks.machine import machine
 from benchmarks.suites import generate
 from router.compile import compile_problem
@@ -66,18 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--methods", default="simplex,ipm,pdlp")
     ap.add_argument("--time-limit", type=float, default=120.0)
-    ap.add_argument("--json", type=Path)
+    ap.add_argument("--name", help="the results are NAME.json (default "
+                                   "lp_methods_<preset><seed>)")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "lp_methods")
     p = compile_problem(generate(args.preset, args.seed))
     model = build_model(p)
-    out: dict[str, Any] = {"machine": machine(), "batch": f"{args.preset}-{args.seed}",
+    out: dict[str, Any] = {"command": output.command("benchmarks.lp_methods", argv),
+                           "machine": machine(), "batch": f"{args.preset}-{args.seed}",
                            "model": model.size(), "runs": []}
-    for m in args.methods.split(","):
+    for m in filter(None, args.methods.split(",")):
         r = solve(model, m, args.time_limit)
         print(json.dumps(r), file=sys.stderr)
         out["runs"].append(r)
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    path = folder / f"{args.name or f'lp_methods_{args.preset}{args.seed}'}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

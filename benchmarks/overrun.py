@@ -22,20 +22,16 @@ and ``overrun.md``) unless ``--update-results`` (the committed ``benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import pickle
 import select
 import signal
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from benchmarks import machine
+from benchmarks import machine, output
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = ("xs", "s", "m", "l", "xl")
 BUDGETS = (0.05, 0.5, 2.0, 10.0)
 XL_BUDGETS = (0.05, 0.5, 2.0, 30.0)
@@ -117,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budgets", help="budgets in seconds (default 0.05,0.5,2,10; xl 30 for 10)")
     ap.add_argument("--solvers", help="comma-separated (default: every available solver)")
     ap.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    ap.add_argument("--update-results", action="store_true",
-                    help="write the committed benchmarks/results/overrun.{json,md}")
-    ap.add_argument("-o", "--out", help="results folder")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
 
     import router
@@ -128,13 +122,11 @@ def main(argv: list[str] | None = None) -> int:
 
     solvers = (args.solvers.split(",") if args.solvers else
                sorted(n for n, i in registry().items() if i.available() is None))
-    out = Path(args.out) if args.out else RESULTS if args.update_results else \
-        RESULTS / "runs" / f"overrun-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = output.output_dir(args, "overrun")
     rows: list[dict[str, Any]] = []
     floors: dict[str, float] = {}
     t_start = time.time()
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         inst = router.generate(preset, seed=args.seed)
         budgets = ([float(b) for b in args.budgets.split(",")] if args.budgets else
                    list(XL_BUDGETS if preset == "xl" else BUDGETS))
@@ -153,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {solver:14s} T={budget:<5g} wall={wall if wall is None else round(wall, 3)}"
                       f" {row['verdict']} {rec.get('status', rec.get('error', ''))}", flush=True)
     meta = {"machine": machine.describe() if hasattr(machine, "describe") else {},
-            "command": " ".join(["python -m benchmarks.overrun", *(argv or sys.argv[1:])]),
+            "command": output.command("benchmarks.overrun", argv),
             "seed": args.seed, "floors": floors, "wall_minutes": round((time.time() - t_start)
                                                                         / 60, 1)}
     (out / "overrun.json").write_text(json.dumps({"meta": meta, "runs": rows}, indent=1,

@@ -1,6 +1,7 @@
 """Speed of the stages after the solver: building the plan and verifying it.
 
     python -m benchmarks.plan_speed [--presets l,xl] [--seeds 1,2] [--repeat 5] [--label after]
+    python -m benchmarks.plan_speed --label after --update-results   # the committed results
 
 Per preset and seed: the sale-day batch ``router.generate(preset, seed)`` is compiled and routed
 once by ``greedy`` (seed 0, as ``router.solve`` runs it; its units per line-arc, as a solver returns them); then
@@ -9,10 +10,12 @@ timed ``--repeat`` times, each call after a full garbage collection. Each figure
 fastest of the repeats, by wall clock and by CPU time (the machine may be shared), with the CPU
 time per order line (the unit of ``router.solve.PipelineParams``).
 
-Results: benchmarks/results/plan_speed.json holds one set of rows per ``--label`` (a rerun
-replaces the rows of its label and keeps the others, so a ``before`` run made on an older
-commit stays beside the ``after`` one); benchmarks/results/plan_speed.md shows every label and
-the speed-up of each over the first.
+Results: plan_speed.json holds one set of rows per ``--label`` (a rerun replaces the rows of
+its label and keeps the others, so a ``before`` run made on an older commit stays beside the
+``after`` one); plan_speed.md shows every label and the speed-up of each over the first. They
+go to a new folder ``benchmarks/results/runs/plan_speed-<UTC time>/``, to ``-o DIR``, or with
+``--update-results`` to the committed ``benchmarks/results/``; the rows of the other labels
+come from the plan_speed.json of that folder, else from the committed one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks import output
 from benchmarks.machine import machine
 from router.compile import compile_problem
 from router.contract import Run
@@ -35,8 +39,7 @@ from router.plan import build_plan
 from router.solvers.registry import get
 from router.verify import verify
 
-RESULTS = Path(__file__).resolve().parent / "results"
-JSON = RESULTS / "plan_speed.json"
+JSON = "plan_speed.json"
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -80,22 +83,24 @@ def measure(preset: str, seed: int, repeat: int) -> list[dict[str, Any]]:
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=RESULTS.parent).stdout.strip()
+                              text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
 
 
-def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write(rows: list[dict[str, Any]], args: argparse.Namespace, folder: Path) -> None:
     data: dict[str, Any] = {"runs": {}}
-    if JSON.exists():
-        data = json.loads(JSON.read_text())
+    start = output.starting_point(folder, JSON)
+    if start is not None:
+        data = json.loads(start.read_text())
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     data["runs"][args.label] = {
-        "command": f"python -m benchmarks.plan_speed --presets {args.presets} --seeds "
-                   f"{args.seeds} --repeat {args.repeat} --label {args.label}",
+        "command": " ".join([f"python -m benchmarks.plan_speed --presets {args.presets} "
+                             f"--seeds {args.seeds} --repeat {args.repeat} --label {args.label}",
+                             *output.flags(args)]),
         "commit": _commit(), "when": stamp, "machine": machine(), "rows": rows}
-    JSON.write_text(json.dumps(data, indent=1) + "\n")
+    (folder / JSON).write_text(json.dumps(data, indent=1) + "\n")
     labels = list(data["runs"])
     first = labels[0]
     key = ("preset", "seed", "stage")
@@ -117,7 +122,8 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
                        f"{r['shipments']:,} | {r['wall_s']:.4f} | {r['cpu_s']:.4f} | "
                        f"{r['cpu_us_per_line']:.2f} | {up} |")
         out.append("")
-    (RESULTS / "plan_speed.md").write_text("\n".join(out))
+    (folder / "plan_speed.md").write_text("\n".join(out))
+    print(f"wrote {folder / 'plan_speed.md'}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,12 +132,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--label", default="after")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
+    folder = output.output_dir(args, "plan_speed")
     rows: list[dict[str, Any]] = []
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         for seed in (int(s) for s in args.seeds.split(",")):
             rows += measure(preset, seed, args.repeat)
-    write(rows, args)
+    write(rows, args, folder)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ For every preset and seed (``router.generate(preset, seed)``) it computes
 - reference **plans**: each solver of ``--solvers`` with a long budget (``--seconds``, per
   preset), every plan checked by the independent verifier (:func:`router.verify`);
 
-and records in ``benchmarks/results/best_known.json`` (``--update-results``; by default a new
-file under ``benchmarks/results/runs/``) for the key ``<preset>-<seed>`` the best verified plan
+and records in ``best_known.json`` (the committed ``benchmarks/results/best_known.json`` with
+``--update-results``, ``DIR/best_known.json`` with ``-o DIR``, by default a new folder
+``benchmarks/results/runs/references-<UTC time>/``; it starts from the file already in that
+folder, else from the committed one) for the key ``<preset>-<seed>`` the best verified plan
 (``objective``, ``source``, ``command``) and the best proven bound (``lower_bound``,
 ``bound_source``, ``bound_command``) beside what the file held. A bound above a verified plan
 is wrong: it is dropped, and the entry's ``notes`` say so. The benchmark harness reads the
@@ -24,18 +26,17 @@ file for its best plan and best bound of every sale-day batch.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import router
+from benchmarks import output
 from benchmarks.machine import machine
-from benchmarks.suites import REFERENCE, REPO, generate, parse_seeds
+from benchmarks.suites import generate, parse_seeds
 from router.compile import compile_problem
 from router.contract import Run
 from router.evaluate import violations
@@ -44,7 +45,7 @@ from router.solvers.bounds import lagrangian_bound
 from router.solvers.registry import get
 
 SECONDS = {"xs": 60.0, "s": 60.0, "m": 120.0, "l": 60.0, "xl": 180.0}
-RUNS = REPO / "benchmarks" / "results" / "runs"
+FILE = "best_known.json"
 
 
 def _seconds(text: str | None) -> dict[str, float]:
@@ -128,21 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", default=None,
                     help=f"budget per preset, e.g. 'l=60;xl=180' (default {SECONDS})")
     ap.add_argument("--no-bound", action="store_true", help="plans only")
-    where = ap.add_mutually_exclusive_group()
-    where.add_argument("-o", "--out", metavar="FILE", help="where to write the references")
-    where.add_argument("--update-results", action="store_true",
-                       help=f"update the committed {REFERENCE.relative_to(REPO)}")
+    output.add_arguments(ap)
     args = ap.parse_args(argv)
-    if args.update_results:
-        out = REFERENCE
-    elif args.out:
-        out = Path(args.out)
-    else:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = RUNS / f"{stamp}-references" / "best_known.json"
-    known: dict[str, Any] = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {}
-    if out.exists() and out != REFERENCE:
-        known = json.loads(out.read_text())
+    folder = output.output_dir(args, "references")
+    start = output.starting_point(folder, FILE)
+    known: dict[str, Any] = json.loads(start.read_text()) if start else {}
+    out = folder / FILE
     seconds = _seconds(args.seconds)
     solvers = [s for s in args.solvers.split(",") if s]
     print(f"machine: {json.dumps(machine())}", flush=True)
@@ -153,12 +145,13 @@ def main(argv: list[str] | None = None) -> int:
                 "python -m benchmarks.references", "--presets", preset, "--seeds", str(seed),
                 "--solvers", shlex.quote(",".join(solvers)) if solvers else "''",
                 "--seconds", shlex.quote(f"{preset}={seconds[preset]:g}"),
-                *(["--no-bound"] if args.no_bound else [])])
+                *(["--no-bound"] if args.no_bound else []), *output.flags(args)])
             known[key] = reference(preset, seed, solvers, seconds[preset], known.get(key, {}),
                                    command, bound=not args.no_bound)
-            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(known, indent=1) + "\n")
             print(f"{key}: {json.dumps(known[key])}", flush=True)
+    if not out.exists():  # nothing to run: the file it started from
+        out.write_text(json.dumps(known, indent=1) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

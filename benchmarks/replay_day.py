@@ -4,8 +4,9 @@ hindsight bound routing ends.
 
     python -m benchmarks.replay_day                        # 2,000,000 orders on xl
     python -m benchmarks.replay_day --orders 200000 --out /tmp/day  # a tenth, elsewhere
-    python -m benchmarks.replay_day --runs "replay greedy 10" --runs "headroom 10"
-    python -m benchmarks.replay_day --report-only          # assemble what has run
+    python -m benchmarks.replay_day --runs "replay greedy 10" --runs "headroom 10" -o /tmp/day
+    python -m benchmarks.replay_day --report-only -o /tmp/day   # assemble what has run
+    python -m benchmarks.replay_day --update-results       # benchmarks/results/replay_day/
 
 Runs: ``replay SOLVER WINDOW`` (the sweep's windows with the main solver and with ``--also``,
 and the rules in real time), ``headroom WINDOW``, ``hindsight``. Each runs in its own process
@@ -14,7 +15,11 @@ and the rules in real time), ``headroom WINDOW``, ``hindsight``. Each runs in it
 long benchmark can be run in parts and resumed (runs already saved are skipped). Latency is
 CPU time of the run's process, so two runs side by side on two cores measure what one core
 does. Writes ``replay_day.md`` (the report, the command, how long each run took),
-``replay_day.json`` (every figure) and the plots to ``--out``.
+``replay_day.json`` (every figure) and the plots to OUT: a new folder
+``benchmarks/results/runs/replay_day-<UTC time>/``, ``-o DIR`` (give the same DIR again to
+resume), or with ``--update-results`` the committed ``benchmarks/results/replay_day/``. Runs
+saved under the committed ``replay_day/parts/`` count as done for any OUT too (read there,
+never written there without ``--update-results``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 import numpy as np
 
 import router
+from benchmarks import output
 from router.network import Network
 from router.network.day import PEAK_2020, write_generated_day
 from router.network.events import Day, read_day
@@ -43,7 +49,7 @@ from router.network.replay import (
 )
 from router.network.report import cores_for, machine, markdown, plot
 
-RESULTS = Path(__file__).resolve().parent / "results" / "replay_day"
+SUB = "replay_day"  # the committed results: benchmarks/results/replay_day/
 
 _STATE: dict[str, Any] = {}  # the network, the day and the options, shared with the workers
 
@@ -83,9 +89,13 @@ def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
     return run, wall, cpu
 
 
-def _load(parts: Path, run: tuple[Any, ...]) -> dict[str, Any] | None:
-    p = parts / f"{_name(run)}.json"
-    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+def _load(parts: list[Path], run: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The saved run: from the first of the ``parts`` folders that has it."""
+    for folder in parts:
+        p = folder / f"{_name(run)}.json"
+        if p.exists():
+            return json.loads(p.read_text(encoding="utf-8"))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,13 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="assemble the saved runs")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--work", default="/tmp/router-replay-day", help="where the day is kept")
-    p.add_argument("--out", default=str(RESULTS))
+    output.add_arguments(p)
     args = p.parse_args(argv)
     t_start = time.perf_counter()
-    work, out = Path(args.work), Path(args.out)
+    work, out = Path(args.work), output.output_dir(args, "replay_day", sub=SUB)
     parts = out / "parts"
     work.mkdir(parents=True, exist_ok=True)
     parts.mkdir(parents=True, exist_ok=True)
+    saved = [parts]  # where saved runs are found: OUT's, then the committed ones
+    if (out.resolve() != output.committed(SUB).resolve()
+            and (output.committed(SUB) / "parts").is_dir()):
+        saved.append(output.committed(SUB) / "parts")
 
     sweep = [float(w) for w in args.sweep.split(",") if w.strip()]
     rules = [s for s in args.baselines.split(",") if s.strip()]
@@ -137,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {tuple(r.split()) for r in args.runs}
         runs = [r for r in runs if tuple(str(x) if not isinstance(x, float) else f"{x:g}"
                                          for x in r) in wanted]
-    todo = [r for r in runs if _load(parts, r) is None] if not args.report_only else []
+    todo = [r for r in runs if _load(saved, r) is None] if not args.report_only else []
     todo.sort(key=lambda r: (r[0] != "replay", r[0] == "replay" and r[2] != 0.0))
 
     network = router.generate(args.preset, seed=args.seed)
@@ -161,10 +175,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{_name(run)}: {wall:,.0f} s wall, {cpu:,.0f} s CPU "
                       f"({time.perf_counter() - t_start:,.0f} s since the start)",
                       file=sys.stderr, flush=True)
-    return report(args, out, parts, arrays, network, day, sweep, rules, also, read_s)
+    return report(args, out, saved, arrays, network, day, sweep, rules, also, read_s)
 
 
-def report(args: argparse.Namespace, out: Path, parts: Path, arrays_dir: Path,
+def report(args: argparse.Namespace, out: Path, parts: list[Path], arrays_dir: Path,
            network: router.Instance, day: Day, sweep: list[float], rules: list[str],
            also: list[tuple[Any, ...]], read_s: float) -> int:
     main_run = ("replay", args.solver, args.window)
@@ -198,7 +212,8 @@ def report(args: argparse.Namespace, out: Path, parts: Path, arrays_dir: Path,
     command = f"python -m benchmarks.replay_day --preset {args.preset} --seed {args.seed} " \
               f"--orders {args.orders} --window {args.window:g} --solver {args.solver} " \
               f"--sweep {shlex.quote(args.sweep)} --also {args.also} " \
-              f"--also-work-limit {args.also_work_limit}"
+              f"--also-work-limit {args.also_work_limit}" \
+              + "".join(f" {shlex.quote(f)}" for f in output.flags(args))
     text = markdown(main_res, day_path=f"router generate --day --preset {args.preset} --seed "
                                        f"{args.seed} --day-orders {args.orders}",
                     network_path=f"router.generate({args.preset!r}, seed={args.seed})",

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks import output
 from router.instance import GapInstance, Instance
 from router.solvers.registry import SolverInfo, registry
 
@@ -202,7 +203,7 @@ def hand_instances(suite: str = "smoke") -> list[InstanceSpec]:
             for name, opt in HAND_OPTIMA.items() if (HAND_DIR / f"{name}.yaml").exists()]
 
 
-REFERENCE = Path(__file__).resolve().parent / "results" / "best_known.json"
+REFERENCE = output.RESULTS / "best_known.json"
 """Best verified plan and best proven bound per generated batch (``preset-seed``), from long
 reference runs: ``python -m benchmarks.heuristics_speed reference --preset P --seed N``."""
 

@@ -270,3 +270,100 @@ def test_default_runs_folder_is_ignored_by_git() -> None:
                           str(probe.relative_to(root))], check=False)
     assert res.returncode == 0, f"{cli.RUNS_DIR} is not ignored by git"
     assert cli.RUNS_DIR.parent == cli.DEFAULT_OUT
+
+
+# Every script of benchmarks/ at a tiny size (the measurement stubbed where even the smallest
+# run is slow), with its output options: (script, arguments, stubs, merged file or None).
+SCRIPT_RUNS = [
+    ("compile_speed", ["--seeds", ""], {}, None),
+    ("floor_speed", ["solve", "--presets", ""], {}, None),
+    ("floor_speed", ["jit", "--repeat", "1"], {"_import_cost": lambda env: (0.0, 0.0)}, None),
+    ("heuristics_speed", ["speed", "--preset", "xs", "--repeat", "1"], {}, None),
+    ("heuristics_speed", ["reference", "--preset", "xs", "--solvers", "greedy"], {},
+     "best_known.json"),
+    ("heuristics_speed", ["auto", "--preset", "xs", "--seconds", "0.05"], {}, None),
+    ("heuristics_speed", ["gap", "--types", "z"], {}, None),
+    ("heuristics_speed", ["overrun", "--presets", ""], {}, None),
+    ("plan_speed", ["--presets", "xs", "--seeds", "1", "--repeat", "1", "--label", "t"], {},
+     "plan_speed.json"),
+    ("distributed", ["--cases", ""], {}, None),
+    ("bound_quality", ["--cases", ""], {}, None),
+    ("references", ["--presets", "xs", "--seeds", "1", "--solvers", "greedy", "--no-bound"], {},
+     "best_known.json"),
+    ("replay_day", ["--preset", "xs", "--orders", "200", "--sweep", "10", "--also", "none",
+                    "--baselines", "", "--hindsight", "none", "--runs", "replay greedy 10",
+                    "--jobs", "1"], {}, None),
+    ("lp_methods", ["--preset", "xs", "--methods", ""], {}, None),
+    ("build_time", ["", "--repeat", "1"], {}, None),
+    ("generate_speed", ["xs", "--no-yaml"], {"run": lambda preset, fmt, seed: {
+        "preset": preset, "format": fmt, "generate_s": 0.0, "write_s": 0.0, "mb": 0.0,
+        "load_s": 0.0, "compile_s": 0.0, "orders": 0, "lines": 0, "nodes": 0, "arcs": 0,
+        "line_arcs": 0, "line_arcs_per_line": 0.0, "max_line_arcs": 0, "peak_rss_mb": 0.0}},
+     None),
+    ("explain_speed", [], {"measure": lambda *a: {"batch": "stub"}}, None),
+    ("overrun", ["--presets", ""], {}, None),
+]
+
+
+def _stamped(root: Path, skip: str = "runs") -> dict[str, tuple[bytes, int]]:
+    """Every file under root (but root/skip) with its content and modification time: a file
+    rewritten with the same content counts as written."""
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != skip}
+
+
+def _keys(path: Path) -> set[str]:
+    data = json.loads(path.read_text())
+    return set(data.get("runs", data))
+
+
+@pytest.mark.parametrize(("script", "argv", "stubs", "merged"), SCRIPT_RUNS,
+                         ids=[f"{r[0]}-{r[1][0]}" if r[1] and not r[1][0].startswith("-")
+                              else r[0] for r in SCRIPT_RUNS])
+def test_a_benchmark_writes_the_committed_results_only_when_told(
+        script: str, argv: list[str], stubs: dict[str, object], merged: str | None,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without options a script writes a new folder runs/<script>-<UTC time>/ and nothing
+    else of the results; -o DIR writes DIR; --update-results writes the committed results.
+    Merging scripts start from the committed file. The real benchmarks/results is not
+    touched by any of it."""
+    import importlib
+    import shutil
+
+    from benchmarks import output
+
+    real = output.RESULTS
+    real_before = _stamped(real)
+    committed = tmp_path / "results"
+    shutil.copytree(real, committed, ignore=shutil.ignore_patterns("runs", "raw"))
+    monkeypatch.setattr(output, "RESULTS", committed)
+    monkeypatch.setattr(output, "RUNS", committed / "runs")
+    monkeypatch.chdir(tmp_path)
+    mod = importlib.import_module(f"benchmarks.{script}")
+    for name, stub in stubs.items():
+        monkeypatch.setattr(mod, name, stub)
+    work = ["--work", str(tmp_path / "work")] if script == "replay_day" else []
+    before = _stamped(committed)
+
+    assert mod.main([*argv, *work]) in (None, 0)
+    assert _stamped(committed) == before, "wrote the committed results without being told"
+    runs = list((committed / "runs").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith(f"{script}-20"), runs
+    assert any(p.is_file() for p in runs[0].rglob("*")), "the new folder is empty"
+    if merged:
+        assert _keys(committed / merged) <= _keys(runs[0] / merged)
+
+    elsewhere = tmp_path / "elsewhere"
+    assert mod.main([*argv, *work, "-o", str(elsewhere)]) in (None, 0)
+    assert _stamped(committed) == before
+    assert len(list((committed / "runs").iterdir())) == 1
+    assert any(p.is_file() for p in elsewhere.rglob("*"))
+
+    assert mod.main([*argv, *work, "--update-results"]) in (None, 0)
+    written = _stamped(committed)
+    assert written != before, "--update-results wrote nothing to the committed results"
+    assert len(list((committed / "runs").iterdir())) == 1
+    if merged:
+        assert _keys(runs[0] / merged) <= _keys(committed / merged)
+    assert _stamped(real) == real_before, "wrote the real benchmarks/results"
