@@ -9,7 +9,7 @@ vectorised numpy twin that stays reachable (``ENABLED`` false, or ``ROUTER_JIT=0
 environment, selects it), so that tests can compare the two and the project still runs where
 numba is not installed.
 
-Costs, measured by ``python -m benchmarks.floor_speed jit`` (benchmarks/results/jit_cost.json):
+Costs, measured by ``python -m benchmarks.floor_speed jit --update-results`` (benchmarks/results/jit_cost.json):
 importing numba and loading the cached loops, once per process when :mod:`router` is imported
 (:func:`router.solvers.heuristics.core.warm_up`; about 0.5 s of CPU), and compiling them once
 after an install or with an empty cache (about 15 s of CPU).
