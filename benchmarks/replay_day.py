@@ -18,8 +18,9 @@ does. Writes ``replay_day.md`` (the report, the command, how long each run took)
 ``replay_day.json`` (every figure) and the plots to OUT: a new folder
 ``benchmarks/results/runs/replay_day-<UTC time>/``, ``-o DIR`` (give the same DIR again to
 resume), or with ``--update-results`` the committed ``benchmarks/results/replay_day/``. Runs
-saved under the committed ``replay_day/parts/`` count as done for any OUT too (read there,
-never written there without ``--update-results``).
+saved under the committed ``replay_day/parts/`` for the same setting (day, solver, budgets,
+probes) count as done for any OUT too (read there, never written there without
+``--update-results``). Per-batch arrays are kept under ``WORK/arrays/<day>/``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,22 @@ def _name(run: tuple[Any, ...]) -> str:
     return "-".join(str(x) for x in run)
 
 
+def _setting(args: argparse.Namespace, run: tuple[Any, ...]) -> dict[str, Any]:
+    """What a saved run depends on besides its name: a run saved under another setting (another
+    day, budget or probe) is not reused."""
+    out: dict[str, Any] = {"day": f"{args.preset}-{args.seed}-{args.orders}"}
+    if run[0] == "replay":
+        main = run[1] == args.solver
+        out.update(time_limit=args.time_limit if main else None,
+                   work_limit=args.work_limit if main else
+                   args.also_work_limit if run[1] == args.also else None)
+    elif run[0] == "headroom":
+        out.update(solver=args.solver, time_limit=args.time_limit, max_orders=args.headroom_max)
+    else:
+        out.update(solver=args.hindsight, time_limit=args.hindsight_time_limit)
+    return out
+
+
 def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
     net: Network = _STATE["net"]
     day: Day = _STATE["day"]
@@ -84,17 +101,21 @@ def _run(run: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, float]:
                               time_limit=args.hindsight_time_limit, seed=args.seed)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     (parts / f"{_name(run)}.json").write_text(json.dumps(
-        {"run": list(run), "result": out, "wall": wall, "cpu": cpu}, indent=1, default=str)
+        {"run": list(run), "setting": _setting(args, run), "result": out, "wall": wall,
+         "cpu": cpu}, indent=1, default=str)
         + "\n", encoding="utf-8")
     return run, wall, cpu
 
 
-def _load(parts: list[Path], run: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The saved run: from the first of the ``parts`` folders that has it."""
+def _load(parts: list[Path], run: tuple[Any, ...], args: argparse.Namespace
+          ) -> dict[str, Any] | None:
+    """The saved run of this setting: from the first of the ``parts`` folders that has it."""
     for folder in parts:
         p = folder / f"{_name(run)}.json"
         if p.exists():
-            return json.loads(p.read_text(encoding="utf-8"))
+            saved = json.loads(p.read_text(encoding="utf-8"))
+            if saved.get("setting") == _setting(args, run):
+                return saved
     return None
 
 
@@ -151,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {tuple(r.split()) for r in args.runs}
         runs = [r for r in runs if tuple(str(x) if not isinstance(x, float) else f"{x:g}"
                                          for x in r) in wanted]
-    todo = [r for r in runs if _load(saved, r) is None] if not args.report_only else []
+    todo = [r for r in runs if _load(saved, r, args) is None] if not args.report_only else []
     todo.sort(key=lambda r: (r[0] != "replay", r[0] == "replay" and r[2] != 0.0))
 
     network = router.generate(args.preset, seed=args.seed)
@@ -166,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     read_s = time.perf_counter() - t
     print(f"{day_path}: {day.n_orders:,} orders, {len(day.events):,} other events, read in "
           f"{read_s:.0f} s; {len(todo)} runs to do", file=sys.stderr)
-    arrays = work / "arrays"  # per-batch arrays (large: a real-time day has 2 million batches)
-    arrays.mkdir(exist_ok=True)
+    # per-batch arrays, per day (large: a real-time day has 2 million batches)
+    arrays = work / "arrays" / day_path.stem
+    arrays.mkdir(parents=True, exist_ok=True)
     _STATE.update(net=net, day=day, args=args, parts=parts, arrays=arrays)
     if todo:
         with mp.get_context("fork").Pool(args.jobs, maxtasksperchild=1) as pool:
@@ -182,7 +204,7 @@ def report(args: argparse.Namespace, out: Path, parts: list[Path], arrays_dir: P
            network: router.Instance, day: Day, sweep: list[float], rules: list[str],
            also: list[tuple[Any, ...]], read_s: float) -> int:
     main_run = ("replay", args.solver, args.window)
-    got = {r: _load(parts, r) for r in
+    got = {r: _load(parts, r, args) for r in
            [*(("replay", args.solver, w) for w in {*sweep, args.window}),
             *(("replay", s, 0.0) for s in rules), *also, *(("headroom", w) for w in sweep),
             ("hindsight",)]}
@@ -212,7 +234,10 @@ def report(args: argparse.Namespace, out: Path, parts: list[Path], arrays_dir: P
     command = f"python -m benchmarks.replay_day --preset {args.preset} --seed {args.seed} " \
               f"--orders {args.orders} --window {args.window:g} --solver {args.solver} " \
               f"--sweep {shlex.quote(args.sweep)} --also {args.also} " \
-              f"--also-work-limit {args.also_work_limit}" \
+              f"--also-work-limit {args.also_work_limit} --hindsight {args.hindsight} " \
+              f"--hindsight-time-limit {args.hindsight_time_limit:g}" \
+              + ("" if args.time_limit is None else f" --time-limit {args.time_limit:g}") \
+              + ("" if args.work_limit is None else f" --work-limit {args.work_limit}") \
               + "".join(f" {shlex.quote(f)}" for f in output.flags(args))
     text = markdown(main_res, day_path=f"router generate --day --preset {args.preset} --seed "
                                        f"{args.seed} --day-orders {args.orders}",
