@@ -35,6 +35,16 @@ _BASE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(scope="module")
+def ray_instance() -> Any:
+    """A local Ray instance with 2 CPUs for a test module (started and stopped here); the
+    tests that use it are marked ``xdist_group("ray")`` so that one worker runs them all."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'router[ray]')")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
 def base_dict() -> dict[str, Any]:
     """A small valid instance mapping (a fresh deep copy each call)."""
     return copy.deepcopy(_BASE)

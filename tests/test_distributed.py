@@ -1,5 +1,6 @@
 """The ``distributed`` solver: regional shards under coordinated prices, on local processes
-and on a local Ray instance (one per test module, 2 CPUs, started and stopped here)."""
+and on a local Ray instance (one per test module, 2 CPUs, started and stopped by the
+``ray_instance`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,6 @@ ray_group = pytest.mark.xdist_group("ray")
 @pytest.fixture(scope="module")
 def small() -> router.Instance:
     return router.generate("s", seed=3)
-
-
-@pytest.fixture(scope="module")
-def ray_instance() -> Any:
-    ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'router[ray]')")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
 
 
 def _x(inst: router.Instance, plan: router.Plan) -> np.ndarray:

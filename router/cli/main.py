@@ -52,11 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="relative gap within which a plan counts as optimal (default 1e-4)")
     p.add_argument("--threads", type=_threads, default=1, help="threads an engine may use")
     p.add_argument("--initial", metavar="PLAN", help="a plan file to start from")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="a solver parameter (see `router solvers --params`); repeatable")
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                   help="route with the distributed solver on Ray: a local Ray instance, or "
-                        "the cluster at ADDRESS (needs router[ray])")
+    add_solver_options(p)
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log the stages and the engines' output to stderr")
     p.add_argument("-o", "--output", metavar="PLAN",
@@ -125,6 +121,29 @@ def _gap(text: str) -> float:
     return v
 
 
+def add_solver_options(p: argparse.ArgumentParser, what: str = "route") -> None:
+    """``--param NAME=VALUE`` and ``--ray [ADDRESS]`` (read by :func:`solver_options`)."""
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a solver parameter (see `router solvers --params`); repeatable")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help=f"{what} with the distributed solver on Ray: a local Ray instance, or "
+                        "the cluster at ADDRESS (needs router[ray])")
+
+
+def solver_options(solver: str | None, params: list[str], ray: str | None,
+                   default: str) -> tuple[str, dict[str, Any]]:
+    """The solver and its options from ``--solver`` (``None``: not given), ``--param`` and
+    ``--ray``: ``--ray`` means the distributed solver with ``executor="ray"`` (``auto`` or
+    no solver given become ``distributed``; another solver is an error)."""
+    options = _solver_params(params)
+    if ray is not None:  # the distributed solver, its workers as Ray actors
+        if solver not in (None, "auto", "distributed"):
+            raise OptionError(f"--ray runs the distributed solver, not {solver!r}")
+        solver = "distributed"
+        options.update(executor="ray", address=ray)
+    return solver or default, options
+
+
 def _summary(plan: Any) -> str:
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.4f}"
@@ -165,12 +184,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     if args.output:
         router.plan.plan_format(args.output)  # a bad extension is reported before any work
-    options = _solver_params(args.param)
-    if args.ray is not None:  # the distributed solver, its workers as Ray actors
-        if args.solver not in ("auto", "distributed"):
-            raise OptionError(f"--ray runs the distributed solver, not {args.solver!r}")
-        args.solver = "distributed"
-        options.update(executor="ray", address=args.ray)
+    args.solver, options = solver_options(args.solver, args.param, args.ray, "auto")
     router.solvers.registry.get(args.solver)  # an unknown solver is reported before loading
     instance = router.load(args.file, format=args.format)
     initial = router.Plan.read(args.initial) if args.initial else None

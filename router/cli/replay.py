@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router.cli.main import EXIT_OK, register_command
+from router.cli.main import EXIT_OK, add_solver_options, register_command, solver_options
 from router.errors import InputError
 
 log = logging.getLogger("router.replay")
@@ -36,7 +36,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--window", type=float, default=10.0, metavar="W",
                    help="seconds between batches; 0: each order routed at its arrival "
                         "(default 10)")
-    p.add_argument("--solver", default="greedy", help="solver per batch (default greedy)")
+    p.add_argument("--solver", default=None,
+                   help="solver per batch (default greedy; distributed with --ray)")
+    add_solver_options(p, "route every batch")
     p.add_argument("--time-limit", type=float, default=None, metavar="T",
                    help="seconds per batch, compilation included (default: none)")
     p.add_argument("--work-limit", type=int, default=None, metavar="N",
@@ -127,11 +129,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from router.network.report import markdown, plot
     from router.solvers.registry import get
 
-    opt = ReplayOptions(window=args.window, solver=args.solver, time_limit=args.time_limit,
+    solver, options = solver_options(args.solver, args.param, args.ray, "greedy")
+    get(solver)  # an unknown solver is reported before any work
+    # ... and an unknown option (the error names the valid ones)
+    opt = ReplayOptions(window=args.window, solver=solver, time_limit=args.time_limit,
                         work_limit=args.work_limit, seed=args.seed, pace=args.pace,
-                        declines=not args.no_declines)
+                        declines=not args.no_declines, solver_options=options)
     sweep_w = _windows(args.sweep)
-    get(args.solver)  # an unknown solver is reported before any work
     for path in (args.report, args.json):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +187,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if key not in runs:
                 o = ReplayOptions(window=w, solver=opt.solver, time_limit=opt.time_limit,
                                   work_limit=opt.work_limit, seed=opt.seed,
-                                  declines=opt.declines)
+                                  declines=opt.declines, solver_options=opt.solver_options)
                 run(f"sweep ({opt.solver}, window {w:g} s)", start.copy(), o).network_after = None
             sweep.append(runs[key].metrics)
         heads = []
@@ -191,7 +195,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             for w in sweep_w or [opt.window]:
                 t = time.perf_counter()
                 heads.append(headroom(start, day, w, solver=opt.solver,
-                                      time_limit=opt.time_limit, seed=opt.seed))
+                                      time_limit=opt.time_limit, seed=opt.seed,
+                                      solver_options=opt.solver_options))
                 print(f"headroom at window {w:g} s: {heads[-1]['rate']:,.0f} orders/s "
                       f"({time.perf_counter() - t:.0f} s)", file=sys.stderr)
         hind = None

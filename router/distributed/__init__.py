@@ -12,9 +12,10 @@
 - :mod:`~router.distributed.repair`: the union of the shards' plans made one feasible plan.
 
 The solver is registered as ``distributed`` (kind portfolio) and used through
-``router.solve(instance, "distributed", workers=2, executor="process")``.
+``router.solve(instance, "distributed", workers=2, executor="process")``; batch after batch,
+``with open_pool(DistributedParams(workers=2)):`` keeps the workers across the calls.
 """
 
-from router.distributed.coordinator import DistributedParams, decompose
+from router.distributed.coordinator import DistributedParams, decompose, open_pool
 
-__all__ = ["DistributedParams", "decompose"]
+__all__ = ["DistributedParams", "decompose", "open_pool"]

@@ -51,7 +51,13 @@ import numpy as np
 
 from router.compile import Problem
 from router.contract import Limit, Outcome, Params, Run, SolverStats, StageRecord, param
-from router.distributed.executors import Executor, make_executor
+from router.distributed.executors import (
+    Executor,
+    ExecutorPool,
+    active_pool,
+    make_executor,
+    make_pool,
+)
 from router.distributed.repair import repair
 from router.distributed.sharding import Shard, make_shards, shard_arrays, shard_orders
 from router.evaluate import objective, violations
@@ -232,8 +238,15 @@ class Coordinator:
             "shard_line_arcs": [int(s.problem.n_line_arcs) for s in shards]}
 
         t = time.perf_counter()
-        ex = make_executor(params.executor, arrays, params.workers, params.retries,
-                           params.address)
+        pool = active_pool()
+        pooled = pool is not None and pool.fits(params.executor, params.workers,
+                                                params.address)
+        if pool is not None and pooled:  # workers started before this batch, kept after it
+            ex = pool.executor(arrays, params.retries)
+        else:
+            ex = make_executor(params.executor, arrays, params.workers, params.retries,
+                               params.address)
+        extra["pooled"] = pooled
         x: np.ndarray | None = None
         try:
             ex.start()
@@ -385,6 +398,13 @@ class Coordinator:
                         stats=stats)
 
 
+def open_pool(params: DistributedParams) -> ExecutorPool:
+    """The workers of ``params`` (executor, workers, address, retries) as a pool to keep
+    across batches: ``with open_pool(params):`` every ``distributed`` call of this thread with
+    the same executor, workers and address runs on them (not started per call)."""
+    return make_pool(params.executor, params.workers, params.retries, params.address)
+
+
 def decompose(problem: Problem, run: Run) -> Outcome:
     """The ``distributed`` solver (see the module docstring). Batches whose lines must all
     be filled (GAP files) and empty batches are routed by ``auto``."""
@@ -400,4 +420,4 @@ def decompose(problem: Problem, run: Run) -> Outcome:
     return Coordinator(problem, run, params).solve()
 
 
-__all__ = ["Coordinator", "DistributedParams", "Shard", "decompose"]
+__all__ = ["Coordinator", "DistributedParams", "Shard", "decompose", "open_pool"]

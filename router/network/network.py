@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from router.compile import compile_batch, compile_network
-from router.contract import Status
+from router.contract import Params, Status
 from router.errors import InputError, VerificationError
 from router.instance import Instance, Line, Order, OrderColumns
 from router.network.ledger import (
@@ -53,6 +53,7 @@ from router.network.store import Store
 from router.network.view import banned_shipments, batch_instance
 from router.plan import CostBreakdown, Plan, Unfilled
 from router.solve import solve
+from router.solvers.registry import get as get_solver
 from router.verify import verify
 
 log = logging.getLogger(__name__)
@@ -236,18 +237,24 @@ class Network:
     # ---- routing ---------------------------------------------------------------------------
     def route(self, orders: Sequence[Order], *, time_limit: float | None = None,
               work_limit: int | None = None, solver: str = "auto", seed: int = 0,
-              backorders: bool = True) -> Plan:
+              backorders: bool = True,
+              solver_options: Mapping[str, Any] | None = None) -> Plan:
         """Route ``orders`` (and, with ``backorders``, the queue's orders worth offering
         again) against the current state; returns a verified plan to :meth:`commit`.
         ``time_limit`` covers the whole call, compilation and verification included;
         ``work_limit`` (the solver's work units) makes a run repeat exactly for a seed.
+        ``solver_options``: the solver's parameters by name (as ``router.solve`` takes them
+        by keyword, e.g. ``{"workers": 2, "executor": "ray"}``); an unknown name is an
+        :class:`~router.errors.OptionError` naming the valid ones.
         ``plan.stats.seconds`` is the whole call; ``plan.stats.extra`` says how many orders
         the batch held (``batch_orders``) and how many were backorders offered again
         (``backorders_offered``)."""
         t0 = time.perf_counter()
+        params = get_solver(solver).params.build(solver_options or {}, solver)
         name, orders_, routed = self._prepare(orders, backorders)
         if orders_:
-            plan = self._solve(name, orders_, routed, time_limit, work_limit, solver, seed, t0)
+            plan = self._solve(name, orders_, routed, time_limit, work_limit, solver, seed, t0,
+                               params)
         else:
             plan = _unrouted_plan(name, orders_, self.instance)
         st = plan.stats
@@ -295,7 +302,7 @@ class Network:
 
     def _solve(self, name: str, orders: list[Order], routed: _Routed,
                time_limit: float | None, work_limit: int | None, solver: str, seed: int,
-               t0: float) -> Plan:
+               t0: float, params: Params | None = None) -> Plan:
         led = self.ledger
         banned = routed.banned
         pos = {o.id: i for i, o in enumerate(orders)}
@@ -310,7 +317,7 @@ class Network:
                                 banned_arcs=ban)
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
         plan = solve(NO_INSTANCE, solver, time_limit=left, work_limit=work_limit, seed=seed,
-                     problem=problem, verify=False)
+                     problem=problem, verify=False, params=params)
         tv = time.perf_counter()
         problems = self._check(plan, orders, banned)
         if problems and solver != "greedy":

@@ -17,6 +17,13 @@ router that cannot keep up shows as growing delays. By default the replay runs a
 possible; ``pace`` 1 waits for the wall clock to reach each batch's close (real time), ``pace``
 k runs k times faster than real time.
 
+``solver_options`` are the solver's parameters (validated by its parameter class, as
+``router.solve`` takes them by keyword). A solver that keeps resources across calls (the
+``distributed`` solver's executor: its worker processes, or Ray and its actors) has them
+started once for the whole replay and stopped at its end, also on an error or Ctrl-C
+(:func:`router.solvers.registry.session`); every batch runs on them. The executor's figures
+(its starts, the batches it routed, what each worker served) are ``metrics["executor"]``.
+
 :func:`headroom` measures the highest arrival rate one core sustains for a window (p99
 latency within the window), :func:`hindsight_bound` a lower bound on the day's cost by any
 policy (the whole day as one batch, relaxed).
@@ -28,17 +35,19 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from router.compile import compile_batch
+from router.contract import Params
 from router.errors import InputError
 from router.network.events import Day
 from router.network.ledger import ACTIVE
 from router.network.network import Network
+from router.solvers.registry import session
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +61,13 @@ class ReplayOptions:
     seed: int = 0
     pace: float = 0.0  # 0: as fast as possible; 1: real time; k: k times real time
     declines: bool = True  # simulate store declines from the acceptance probabilities
+    # the solver's parameters by name, e.g. {"executor": "ray", "workers": 2}
+    solver_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # an unknown solver or option name is an error naming the valid ones
+        self.solver_params()
+        object.__setattr__(self, "solver_options", dict(self.solver_options))  # a copy
         problems = []
         if not (self.window >= 0 and math.isfinite(self.window)):
             problems.append(("window", "must be a number of seconds >= 0"))
@@ -70,6 +84,12 @@ class ReplayOptions:
             problems.append(("seed", "must be a non-negative integer"))
         if problems:
             raise InputError(problems, "replay")
+
+    def solver_params(self) -> Params:
+        """The solver's parameters (its defaults, with ``solver_options``)."""
+        from router.solvers.registry import get
+
+        return get(self.solver).params.build(self.solver_options, self.solver)
 
 
 @dataclass
@@ -181,7 +201,7 @@ class _Replay:
         orders = self.day.orders(idx)
         c0, w0 = time.process_time(), time.perf_counter()
         plan = net.route(orders, time_limit=opt.time_limit, work_limit=opt.work_limit,
-                         solver=opt.solver, seed=opt.seed)
+                         solver=opt.solver, seed=opt.seed, solver_options=opt.solver_options)
         c1 = time.perf_counter()
         res = net.commit(plan)
         c2 = time.perf_counter()
@@ -258,7 +278,11 @@ def replay(network: Network, day: Day, options: ReplayOptions | None = None, *,
     """Replay ``day`` on ``network`` (changed in place; pass ``network.copy()`` to keep it)."""
     opt = options or ReplayOptions()
     check_day(network, day)
-    return _Replay(network, day, opt, progress).run()
+    with session(opt.solver, opt.solver_params()) as resources:  # e.g. the executor's workers
+        res = _Replay(network, day, opt, progress).run()
+    if resources is not None and hasattr(resources, "summary"):
+        res.metrics["executor"] = resources.summary()
+    return res
 
 
 def _pct(a: np.ndarray, q: float) -> float:
@@ -293,7 +317,8 @@ def metrics(net: Network, day: Day, b: dict[str, np.ndarray], routed: np.ndarray
     per_s = np.bincount(day.order_t.astype(np.int64), minlength=int(day.duration) + 1)
     cpu_total = float(lat.sum())
     return {
-        "window": opt.window, "solver": opt.solver, "time_limit": opt.time_limit,
+        "window": opt.window, "solver": opt.solver,
+        "solver_options": dict(opt.solver_options), "time_limit": opt.time_limit,
         "work_limit": opt.work_limit,
         "seed": opt.seed,
         "orders": day.n_orders, "batches": len(lat),
@@ -339,14 +364,28 @@ def metrics(net: Network, day: Day, b: dict[str, np.ndarray], routed: np.ndarray
 
 def headroom(network: Network, day: Day, window: float, *, solver: str = "greedy",
              time_limit: float | None = None, seed: int = 0, reps: int = 5,
-             max_orders: int = 500_000) -> dict[str, Any]:
+             max_orders: int = 500_000,
+             solver_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The highest arrival rate one core sustains with batches every ``window`` seconds:
     the largest batch (the day's first orders, the opening spike's, against ``network``'s
     state) whose p99 route + commit CPU time over ``reps`` runs (3 above 50,000 orders) stays
     within the window,
     divided by the window. For window 0 (each order alone), the rate at which routing one
     order at a time keeps the core busy: 1 / mean latency of the first orders. Sizes double,
-    then bisect; capped at ``max_orders`` (``capped`` then says the rate is at least that)."""
+    then bisect; capped at ``max_orders`` (``capped`` then says the rate is at least that).
+    ``solver_options``: the solver's parameters (its resources, e.g. the executor's workers,
+    started once for all the probes)."""
+    from router.solvers.registry import get
+
+    options = dict(solver_options or {})
+    with session(solver, get(solver).params.build(options, solver)):
+        return _headroom(network, day, window, solver, time_limit, seed, reps, max_orders,
+                         options)
+
+
+def _headroom(network: Network, day: Day, window: float, solver: str,
+              time_limit: float | None, seed: int, reps: int, max_orders: int,
+              options: dict[str, Any]) -> dict[str, Any]:
     n_max = min(max_orders, day.n_orders)
 
     def run(n: int) -> np.ndarray:
@@ -355,7 +394,8 @@ def headroom(network: Network, day: Day, window: float, *, solver: str = "greedy
         for _ in range(reps if n <= 50_000 else max(3, reps // 2)):
             net = network.copy()
             c0 = time.process_time()
-            net.commit(net.route(orders, solver=solver, time_limit=time_limit, seed=seed))
+            net.commit(net.route(orders, solver=solver, time_limit=time_limit, seed=seed,
+                                 solver_options=options))
             out.append(time.process_time() - c0)
         return np.array(out)
 
@@ -365,7 +405,8 @@ def headroom(network: Network, day: Day, window: float, *, solver: str = "greedy
         one = []
         for o in orders:
             c0 = time.process_time()
-            net.commit(net.route([o], solver=solver, time_limit=time_limit, seed=seed))
+            net.commit(net.route([o], solver=solver, time_limit=time_limit, seed=seed,
+                                 solver_options=options))
             one.append(time.process_time() - c0)
         a = np.array(one)
         return {"window": 0.0, "rate": 1.0 / float(a.mean()), "latency_p99": _pct(a, 99),

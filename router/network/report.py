@@ -90,9 +90,15 @@ def markdown(main: ReplayResult, *, day_path: str = "", network_path: str = "",
         f"(mean {_rate(m['arrival_mean'])} orders/s; busiest minute "
         f"{_rate(m['arrival_peak_minute'])} orders/s; busiest second {m['arrival_peak_second']:,} orders); "
         f"{m['cancels']:,} customer cancellations, {m['declines']:,} store declines.",
-        f"- Network: `{network_path}`; solver `{o.solver}`, window {o.window:g} s, time limit "
+        f"- Network: `{network_path}`; solver `{o.solver}`"
+        + "".join(f" `{k}={v}`" for k, v in o.solver_options.items())
+        + f", window {o.window:g} s, time limit "
         f"{'none' if o.time_limit is None else f'{o.time_limit:g} s'} per batch, seed {o.seed}"
         f", pace {'as fast as possible' if o.pace == 0 else f'{o.pace:g}x real time'}.",
+        *([f"- Executor: `{x['executor']}`, {x['workers']} workers, started {x['starts']} "
+            f"time(s) for the {x['batches']:,} batches routed on it"
+            + (f"; {x['replaced']} worker(s) replaced" if x['replaced'] else "") + "."]
+          if (x := m.get("executor")) else []),
         f"- Machine: {machine()}. The replay took {main.wall_seconds:,.1f} s wall, "
         f"{main.cpu_seconds:,.1f} s CPU (routing {m['cpu_seconds']:,.1f} s of it).",
         "",
