@@ -105,3 +105,14 @@ def test_solvers_grouped_by_kind() -> None:
 def test_only_router_is_installed() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'include = ["router*"]' in text
+
+
+def test_no_merge_conflict_markers_in_the_sources_and_docs() -> None:
+    marks = ("<<<<<<< ", ">>>>>>> ")
+    files = [*ROOT.glob("*.md"), *(ROOT / "docs").rglob("*.md"), *(ROOT / "instances").glob("*.md"),
+             *(ROOT / "benchmarks").glob("*.md"), *PKG.rglob("*.py"),
+             *(ROOT / "benchmarks").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    bad = [f"{f.relative_to(ROOT)}:{k}" for f in files
+           for k, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+           if line.startswith(marks) or line == "=" * 7]
+    assert not bad, bad
