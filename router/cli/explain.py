@@ -92,7 +92,7 @@ def format_explanation(e: Any, shown: int = ALTERNATIVES_SHOWN) -> str:
         p = e.prices
         out.append(f"prices: {p.method_name}: {p.message}" if p.solved
                    else f"prices: none ({p.message}; see --price-time, --no-prices)")
-        out.extend(f"  (tried first: {t})" for t in p.tried if p.solved)
+        out.extend(f"  ({t})" for t in p.tried if p.solved)
     for o in e.orders:
         out.append("")
         out.extend(_order_text(o, shown, e))
