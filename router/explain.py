@@ -9,8 +9,9 @@
   taken (:mod:`router.alternatives`, reason codes :class:`WhyNot`);
 - per unfilled line, why it stayed unfilled, with the nodes that hold the SKU and why each
   did not ship it;
-- the LP prices (:mod:`router.duals`) of the scarce stock and capacity the order used, where
-  the LP relaxation is solved within its time limit (its optimum is then a proven bound).
+- the prices (:mod:`router.duals`) of the scarce stock and capacity the order used, each set
+  with the proven bound it comes from: the LP relaxation's duals where the LP is solved within
+  the time limit, else the Lagrangian prices of column generation (named by ``method``).
 
 :func:`digest` counts the same over a whole batch: unfilled lines by reason, and the orders
 that an alternative would have served for less, by the reason it was not taken.
@@ -41,7 +42,7 @@ from router.alternatives import (
     unfilled_reason,
 )
 from router.costing import ShipmentCost
-from router.duals import DEFAULT_TIME_LIMIT, DualPrices, lp_prices
+from router.duals import DEFAULT_TIME_LIMIT, BatchPrices, PriceParams, batch_prices
 from router.errors import InputError
 from router.instance import GapInstance, Instance
 from router.plan import Plan
@@ -55,7 +56,8 @@ __all__ = ["REASON_TEXT", "Alternative", "Digest", "Explanation", "LimitCheck",
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """The LP price of a limit the order's plan uses: ``price`` per unit, ``qty`` units."""
+    """The price of a limit the order's plan uses (by the batch's price method): ``price``
+    per unit, ``qty`` units."""
 
     limit: str  # "stock", "node-units", "node-packages" or "order-packages" (verifier codes)
     node: str | None
@@ -95,7 +97,7 @@ class OrderExplanation:
     unfilled: tuple[UnfilledExplanation, ...]
     alternatives: tuple[Alternative, ...]  # cheapest first (beyond every zone last)
     unlisted: tuple[tuple[WhyNot, int], ...]  # nodes holding its SKUs not listed, by reason
-    prices: tuple[Price, ...]  # LP prices of the scarce limits the order's plan uses
+    prices: tuple[Price, ...]  # prices of the scarce limits the order's plan uses
 
     @property
     def shipping(self) -> float:
@@ -118,7 +120,7 @@ class Explanation:
     status: str
     objective: float | None
     orders: tuple[OrderExplanation, ...]
-    prices: DualPrices | None  # None when not asked for
+    prices: BatchPrices | None  # None when not asked for
     express_max_km: float | None = None  # the instance's limits, for the reasons
     last_zone_km: float | None = None
 
@@ -139,9 +141,10 @@ class Explanation:
         return out
 
 
-def prices_dict(p: DualPrices) -> dict[str, Any]:
-    return {"method": p.method, "status": p.status, "message": p.message,
-            "bound": plain(p.bound), "seconds": round(p.seconds, 3)}
+def prices_dict(p: BatchPrices) -> dict[str, Any]:
+    return {"method": p.method, "method_name": p.method_name, "status": p.status,
+            "converged": p.converged, "detail": p.detail, "message": p.message,
+            "bound": plain(p.bound), "seconds": round(p.seconds, 3), "tried": list(p.tried)}
 
 
 _EXTRA = {"ShipmentCost": ("package", "weight", "handling"), "LineCost": ("total",),
@@ -170,8 +173,9 @@ def plain(v: Any) -> Any:
 
 def explain(instance: Instance | GapInstance, plan: Plan, order: str | Iterable[str] | None = None,
             *, all_nodes: bool = False, only_cheaper: bool = False,
-            prices: bool | DualPrices = True,
-            price_time_limit: float | None = DEFAULT_TIME_LIMIT) -> Explanation:
+            prices: bool | BatchPrices = True,
+            price_time_limit: float | None = DEFAULT_TIME_LIMIT,
+            price_params: PriceParams | None = None) -> Explanation:
     """Explain how ``plan`` routes ``order`` (an id, several ids, or ``None``: every order).
 
     The alternatives of an order are the nodes holding one of its SKUs that could serve it,
@@ -180,8 +184,10 @@ def explain(instance: Instance | GapInstance, plan: Plan, order: str | Iterable[
     nodes are counted in ``unlisted`` by their bar (with ``all_nodes``, every holding node is
     listed). With ``only_cheaper``, only alternatives that could cost less than the plan are
     listed, the others counted as ``dearer`` (or ``out-of-zone``), and unfilled lines list
-    the nodes within zone and service radius only. ``prices``: compute the LP prices within
-    ``price_time_limit`` seconds, pass prices computed before, or ``False`` for none.
+    the nodes within zone and service radius only. ``prices``: compute the prices within
+    ``price_time_limit`` seconds (:func:`router.duals.batch_prices`: the LP relaxation, or
+    column generation where the LP is too large or not solved in time; ``price_params``
+    chooses), pass prices computed before, or ``False`` for none.
 
     Raises :class:`InputError` for a GAP file, an unknown order, or a plan that does not fit
     the instance (other than in its stated cost).
@@ -197,11 +203,11 @@ def explain(instance: Instance | GapInstance, plan: Plan, order: str | Iterable[
         if unknown:
             raise InputError([("order", f"no order {i!r} in instance {instance.name!r}")
                               for i in unknown], "explain")
-    dual: DualPrices | None
-    if isinstance(prices, DualPrices):
+    dual: BatchPrices | None
+    if isinstance(prices, BatchPrices):
         dual = prices
     else:
-        dual = lp_prices(instance, price_time_limit) if prices else None
+        dual = batch_prices(instance, price_time_limit, params=price_params) if prices else None
     batch = Batch(instance, plan, dual)
     orders = [batch.t.orders[i] for i in ids]
     cands = batch.candidates(orders)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.costing import Tariff
-from router.duals import DualPrices
+from router.duals import BatchPrices
 from router.instance import GapInstance, Instance
 from router.plan import CostBreakdown, Plan
 
@@ -98,7 +98,7 @@ class PlanSummary:
     zones: tuple[tuple[int, int], ...]  # (zone, shipments)
     nodes: tuple[NodeUse, ...]  # busiest first
     binding: Binding | None
-    prices: DualPrices | None
+    prices: BatchPrices | None
     top_prices: tuple[TopPrice, ...]
 
     @property
@@ -130,7 +130,7 @@ class PlanSummary:
 
 
 def summarize(plan: Plan, instance: Instance | GapInstance | None = None, *,
-              prices: DualPrices | None = None, top: int = 10) -> PlanSummary:
+              prices: BatchPrices | None = None, top: int = 10) -> PlanSummary:
     """The figures of ``plan`` (with ``instance``: also the cost split, store share,
     distances, capacities and binding limits; with ``prices``: the ``top`` highest)."""
     per_order = Counter(s.order for s in plan.shipments)
@@ -320,12 +320,12 @@ def format_summary(s: PlanSummary, top: int = 10) -> str:
                    f"({b.ship_complete:,} of them shipped complete, limited to one package)")
     if s.prices is not None:
         if s.prices.solved:
-            out.append(f"LP prices ({s.prices.method}, {s.prices.message}), the highest:")
+            out.append(f"prices ({s.prices.method_name}, {s.prices.message}), the highest:")
             out.extend(f"  {t.limit:<15} {t.key:<32} {t.price:,.2f}" for t in s.top_prices)
             if not s.top_prices:
                 out.append("  none: no limit binds in the relaxation")
         else:
-            out.append(f"LP prices: none ({s.prices.message})")
+            out.append(f"prices: none ({s.prices.message})")
     return "\n".join(out)
 
 

@@ -4,20 +4,25 @@ random batches every alternative is forced into the plan and re-checked by the v
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import router
 from router.cli import main
+from router.compile import compile_problem
+from router.duals import BatchPrices, PriceParams, batch_prices, lagrangian_prices, lp_prices
 from router.explain import Alternative, Explanation, WhyNot, digest, explain
 from router.instance import Instance
 from router.plan import Plan
+from router.solvers.bounds.dual import DualPrices, evaluate
 from tests.conftest import HAND, gap_path
 from tests.strategies import instances
 
@@ -96,6 +101,7 @@ def test_safety_the_store_stock_is_held_back() -> None:
         "A", 1, 3, 2, 1, 1)
     assert [(t.order, t.qty, t.paid) for t in c.takers] == [(st_order, 1, pytest.approx(5.5))]
     assert c.price == pytest.approx(9.5 - 5.5)  # LP price of one more unit at the store
+    assert e.prices is not None and e.prices.method == "lp"
 
 
 def test_split_ships_in_two_packages_because_one_is_dearer() -> None:
@@ -275,6 +281,140 @@ def test_digest_of_a_sale_day_batch_matches_the_explanations() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# prices: the LP's duals and the Lagrangian prices of column generation
+
+LAGRANGIAN_ONLY = PriceParams(method="lagrangian")
+
+
+def reproven(inst: Instance, prices: BatchPrices) -> float:
+    """The Lagrangian bound evaluated afresh at the reported prices (stock, node units and
+    packages: the coupling rows)."""
+    p = compile_problem(inst)
+    pool = {(p.node_ids[int(n)], p.sku_ids[int(k)]): q
+            for q, (n, k) in enumerate(zip(p.pool_node, p.pool_sku, strict=True))}
+    lam = (np.zeros(len(p.pool_qty)), np.zeros(p.n_nodes), np.zeros(p.n_nodes))
+    for key, x in prices.stock.items():
+        lam[0][pool[key]] = x
+    node = {nid: i for i, nid in enumerate(p.node_ids)}
+    for nid, x in prices.node_packages.items():
+        lam[1][node[nid]] = x
+    for nid, x in prices.node_units.items():
+        lam[2][node[nid]] = x
+    v = DualPrices(*lam)
+    return evaluate(p, v)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_lagrangian_prices_bound_between_the_lp_and_the_optimum(seed: int) -> None:
+    inst = router.generate("xs", seed)
+    lp = lp_prices(inst, 60)
+    lag = lagrangian_prices(inst, 60)
+    assert lp.solved and lp.method == "lp" and lp.bound is not None, lp
+    assert lag.solved and lag.method == "lagrangian" and lag.bound is not None, lag
+    assert lag.converged and lag.detail in ("converged", "no_column", "feasible")
+    assert not lag.order_packages  # the order's package limit is inside its subproblem
+    optimum = router.solve(inst, solver="ortools-highs", time_limit=None, mip_gap=0.0)
+    assert optimum.status == "optimal" and optimum.objective is not None
+    greedy = router.solve(inst, solver="greedy")
+    assert greedy.objective is not None
+    tol = 1e-6 * max(1.0, abs(lp.bound))
+    assert lag.bound >= lp.bound - tol
+    assert lag.bound <= optimum.objective + tol <= greedy.objective + 2 * tol
+    # the bound is proven at the prices reported, evaluated afresh
+    assert reproven(inst, lag) >= lag.bound - tol
+
+
+def test_lagrangian_prices_stopped_early_are_proven_and_say_so() -> None:
+    inst = router.generate("xs", 1)
+    first = lagrangian_prices(inst, None, max_iterations=0)
+    full = lagrangian_prices(inst, None)
+    assert first.solved and not first.converged and first.detail == "iterations", first
+    assert first.bound is not None and full.bound is not None
+    assert first.bound <= full.bound
+    optimum = router.solve(inst, solver="ortools-highs", time_limit=None, mip_gap=0.0)
+    assert optimum.objective is not None and first.bound <= optimum.objective + 1e-6
+    assert reproven(inst, first) >= first.bound - 1e-6
+
+
+def test_sale_day_lagrangian_bound_at_least_the_lp() -> None:
+    inst = router.load(Path(__file__).resolve().parent.parent / "instances" / "s.yaml")
+    plan = router.solve(inst, solver="greedy")
+    lp = lp_prices(inst, 60)
+    lag = lagrangian_prices(inst, 60)
+    assert lp.bound is not None and lag.bound is not None and plan.objective is not None
+    assert lag.converged, lag
+    assert lp.bound - 1e-6 * lp.bound <= lag.bound <= plan.objective + 1e-6
+    assert lag.stock and reproven(inst, lag) >= lag.bound - 1e-6 * lag.bound
+
+
+def test_the_method_is_chosen_by_line_arcs() -> None:
+    params = PriceParams()
+    assert params.lp_first(15_000, 10.0) and not params.lp_first(200_000, 10.0)
+    assert params.lp_first(200_000, math.inf)  # without a time limit the LP is tried
+    for bad in ({"method": "simplex"}, {"lp_share": 0.0}, {"lp_seconds_per_line_arc": -1.0}):
+        with pytest.raises(ValueError):
+            PriceParams(**bad)
+    # a rate that sends every batch to column generation under "auto"
+    inst, _ = solved("capacity", "greedy")
+    p = batch_prices(inst, 10, params=PriceParams(lp_seconds_per_line_arc=1e3))
+    assert p.method == "lagrangian" and p.solved
+    assert len(p.tried) == 1 and "not tried" in p.tried[0]
+    assert batch_prices(inst, 10).method == "lp"
+
+
+def test_lagrangian_prices_capacity_the_near_node_is_full() -> None:
+    inst, plan = solved("capacity")
+    e = explain(inst, plan, price_params=LAGRANGIAN_ONLY)
+    assert e.prices is not None and e.prices.solved and e.prices.method == "lagrangian"
+    assert e.prices.bound == pytest.approx(22.5)
+    # only the near node's capacity is scarce: no stock is
+    assert set(e.prices.node_units) | set(e.prices.node_packages) == {"WH-near"}
+    assert not e.prices.stock
+    for o in e.orders:
+        nodes = {s.node for s in o.shipments}
+        assert {p.node for p in o.prices} == nodes & {"WH-near"}
+        assert all(p.limit in ("node-units", "node-packages") for p in o.prices)
+    assert e.to_dict()["prices"]["method"] == "lagrangian"
+
+
+def test_lagrangian_prices_safety_the_store_stock_is_held_back() -> None:
+    inst, plan = solved("safety")
+    (wh_order,) = shipped_from(plan, "WH")
+    (st_order,) = shipped_from(plan, "ST")
+    e = explain(inst, plan, price_params=LAGRANGIAN_ONLY)
+    assert e.prices is not None and e.prices.solved and e.prices.method == "lagrangian"
+    assert e.prices.bound == pytest.approx(15.0)
+    # the store's available unit of A is the scarce limit, worth what the other order
+    # would save with it (9.5 - 5.5); no capacity binds
+    assert dict(e.prices.stock) == {("ST", "A"): pytest.approx(4.0)}
+    assert not e.prices.node_units and not e.prices.node_packages
+    assert [(p.limit, p.node, p.sku) for p in e.get(st_order).prices] == [("stock", "ST", "A")]
+    assert e.get(wh_order).prices == ()
+    (c,) = alternative(e, wh_order, "ST").stock
+    assert c.price == pytest.approx(4.0)
+
+
+def test_cli_explain_names_the_price_method(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    f = str(HAND / "safety.yaml")
+    out = tmp_path / "plan.json"
+    assert main(["solve", f, "--solver", "ortools-highs", "-o", str(out)]) == 0
+    capsys.readouterr()
+    (st_order,) = shipped_from(router.Plan.read(out), "ST")
+    assert main(["explain", f, str(out), "--order", st_order, "--json",
+                 "--price-method", "lagrangian"]) == 0
+    d = json.loads(capsys.readouterr().out)["prices"]
+    assert (d["method"], d["status"], d["converged"]) == ("lagrangian", "proven", True)
+    assert d["bound"] == pytest.approx(15.0)
+    assert main(["explain", f, str(out), "--order", st_order, "--price-method", "lagrangian"]) == 0
+    text = capsys.readouterr().out
+    assert "prices: Lagrangian prices (column generation)" in text
+    assert "Lagrangian prices of the scarce limits it uses" in text
+    assert main(["explain", f, str(out), "--order", st_order]) == 0
+    assert "prices: LP relaxation duals (HiGHS)" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------
 # data, codes and errors
 
 
@@ -288,7 +428,8 @@ def test_reason_codes_are_the_verifiers_where_they_overlap() -> None:
 def test_explanation_as_json() -> None:
     inst, plan = solved("safety")
     d = json.loads(json.dumps(explain(inst, plan).to_dict()))
-    assert d["prices"]["status"] == "optimal" and d["prices"]["bound"] == pytest.approx(15.0)
+    assert d["prices"]["status"] == "proven" and d["prices"]["bound"] == pytest.approx(15.0)
+    assert d["prices"]["method"] == "lp" and d["prices"]["converged"] is True
     orders = {o["order"]: o for o in d["orders"]}
     (wh_order,) = shipped_from(plan, "WH")
     (a,) = orders[wh_order]["alternatives"]

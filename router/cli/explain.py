@@ -20,7 +20,8 @@ def add_parser(sub: Any) -> None:
         "explain", help="why each order ships from where it does, and why lines stay unfilled",
         description="Explain a plan: per shipment its cost split; per order the alternatives it "
                     "had, what each would have cost and why it was not taken; per unfilled line "
-                    "the reason; the LP prices of the scarce stock and capacity the order used. "
+                    "the reason; the prices of the scarce stock and capacity the order used (LP "
+                    "duals, or Lagrangian prices of column generation on large batches). "
                     "Without --order: the whole batch counted by reason.")
     p.add_argument("file", help="the instance")
     p.add_argument("plan", help="the plan (JSON)")
@@ -34,13 +35,18 @@ def add_parser(sub: Any) -> None:
                         "that could not have been cheaper")
     p.add_argument("--alternatives", type=int, default=ALTERNATIVES_SHOWN, metavar="N",
                    help=f"alternatives shown per order in text (default {ALTERNATIVES_SHOWN})")
-    p.add_argument("--no-prices", action="store_true", help="do not solve the LP for prices")
+    p.add_argument("--no-prices", action="store_true", help="do not compute prices")
     p.add_argument("--price-time", type=float, default=10.0, metavar="S",
-                   help="seconds for the LP relaxation that gives the prices (default 10)")
+                   help="seconds for computing the prices (default 10)")
+    p.add_argument("--price-method", choices=("auto", "lp", "lagrangian"), default="auto",
+                   help="lp: the LP relaxation's duals; lagrangian: column generation; auto "
+                        "(default): the LP where it is expected to be solved in half the "
+                        "time, else or failing that column generation")
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     import router
+    from router.duals import PriceParams
     from router.explain import digest, explain
 
     if args.alternatives < 0 or not args.price_time > 0:
@@ -50,7 +56,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         if args.order:
             e = explain(instance, plan, args.order, all_nodes=args.all_nodes,
-                        prices=not args.no_prices, price_time_limit=args.price_time)
+                        prices=not args.no_prices, price_time_limit=args.price_time,
+                        price_params=PriceParams(method=args.price_method))
             out = (json.dumps(e.to_dict(), indent=1) if args.json
                    else format_explanation(e, args.alternatives))
         else:
@@ -83,8 +90,9 @@ def format_explanation(e: Any, shown: int = ALTERNATIVES_SHOWN) -> str:
     out = [f"{e.instance}: plan by {e.solver}, {e.status}, cost {_money(e.objective)}"]
     if e.prices is not None:
         p = e.prices
-        out.append(f"prices: {p.method}: {p.message}" if p.solved
+        out.append(f"prices: {p.method_name}: {p.message}" if p.solved
                    else f"prices: none ({p.message}; see --price-time, --no-prices)")
+        out.extend(f"  ({t})" for t in p.tried if p.solved)
     for o in e.orders:
         out.append("")
         out.extend(_order_text(o, shown, e))
@@ -131,7 +139,8 @@ def _order_text(o: Any, shown: int, e: Any) -> list[str]:
         parts = "; ".join(
             f"{p.limit} {' '.join(x for x in (p.sku, p.node) if x)} "
             f"{p.price:,.2f} x {p.qty}" for p in o.prices)
-        out.append(f"  LP prices of the scarce limits it uses ({o.opportunity_cost:,.2f}): "
+        method = "LP" if e.prices is None or e.prices.method == "lp" else "Lagrangian"
+        out.append(f"  {method} prices of the scarce limits it uses ({o.opportunity_cost:,.2f}): "
                    f"{parts}")
     return out
 
@@ -176,12 +185,12 @@ def _details(a: Any, e: Any) -> list[str]:
             more = len(c.takers) - TAKERS_SHOWN
             text += f": {names}" + (f" and {more} more" if more > 0 else "")
         if c.price is not None:
-            text += f"; LP price {c.price:,.2f} per unit"
+            text += f"; price {c.price:,.2f} per unit"
         out.append(text)
     for lim in a.limits:
         what = {"node-units": "units from the node", "node-packages": "packages from the node",
                 "order-packages": "packages of the order"}[str(lim.reason)]
-        price = "" if lim.price is None else f"; LP price {lim.price:,.2f}"
+        price = "" if lim.price is None else f"; price {lim.price:,.2f}"
         out.append(f"{what}: {lim.used} > limit {lim.limit}{price}")
     return out
 

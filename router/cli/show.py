@@ -25,9 +25,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--top", type=int, default=10, metavar="N",
                    help="nodes listed by utilisation (default 10)")
     p.add_argument("--prices", action="store_true",
-                   help="solve the LP relaxation for the prices of stock and capacity")
+                   help="the prices of stock and capacity (LP duals, or Lagrangian prices "
+                        "of column generation on large batches)")
     p.add_argument("--price-time", type=float, default=10.0, metavar="S",
-                   help="seconds for that LP (default 10)")
+                   help="seconds for the prices (default 10)")
     p.add_argument("--map", metavar="IMAGE", help="draw the plan to IMAGE (.png, .svg, .pdf)")
     p.add_argument("--density", choices=("auto", "on", "off"), default="auto",
                    help="density view of the map (default: for large batches)")
@@ -68,9 +69,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                                    "coordinates)")], args.instance)
     prices = None
     if args.prices and instance is not None:
-        from router.duals import lp_prices
+        from router.duals import batch_prices
 
-        prices = lp_prices(instance, args.price_time)
+        prices = batch_prices(instance, args.price_time)
     summary = summarize(plan, instance, prices=prices, top=max(args.top, 10))
     print(json.dumps(summary.to_dict(), indent=1) if args.json
           else format_summary(summary, args.top))
