@@ -222,8 +222,8 @@ assert "pulp" not in sys.modules and "highspy" not in sys.modules, "an engine wa
 """
 
 
-@pytest.mark.parametrize("solver", ["auto", "lagrangian", "pulp-highs", "ortools-highs",
-                                    "pulp-cbc", "lp-bound"])
+@pytest.mark.parametrize("solver", ["auto", "lagrangian", "distributed", "pulp-highs",
+                                    "ortools-highs", "pulp-cbc", "lp-bound"])
 def test_the_library_never_prints_nor_changes_its_process(solver: str) -> None:
     """In a fresh process: nothing on stdout or stderr (engines print banners from C), the
     dynamic-loader flags, the garbage collector and the standard output left as they were,

@@ -38,13 +38,9 @@ run repeats exactly), or when the deadline leaves no time for another round.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +53,7 @@ from router.solvers.bounds.oracle import (
     OracleLimits,
     rounding_scale,
 )
+from router.solvers.exact.lp import quiet_highs
 
 log = logging.getLogger(__name__)
 
@@ -263,29 +260,6 @@ class Lagrangian:
         return np.where(self.finite, out, 0.0)
 
 
-@contextlib.contextmanager
-def _banner_to_stderr() -> Iterator[None]:
-    """Route the C-level standard output to standard error while HiGHS starts (it prints a
-    banner, which must never mix with a plan written to stdout)."""
-    try:
-        fd_out, fd_err = sys.stdout.fileno(), sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd_out)
-    try:
-        os.dup2(fd_err, fd_out)
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            ctypes.CDLL(None).fflush(None)
-        os.dup2(saved, fd_out)
-        os.close(saved)
-
-
 def _group_max(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Largest of ``values`` per group (n,), at least 0 (0 for empty groups)."""
     out = np.zeros(n)
@@ -371,10 +345,8 @@ class _Master:
 
         self.lag = lag
         self.hs = highspy
-        with _banner_to_stderr():
-            self.h = highspy.Highs()
+        self.h = quiet_highs(highspy)
         h = self.h
-        h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         h.setOptionValue("presolve", "off")
         self.elastic = elastic
@@ -518,7 +490,7 @@ class _Master:
         touched = np.unique(cols.row[sel])
         touched = touched[self.row_of[touched] >= 0]
         if len(touched):
-            self.h.changeRowsBounds(  # type: ignore[attr-defined]
+            self.h.changeRowsBounds(
                 len(touched), self.row_of[touched].astype(np.int32),
                                     np.full(len(touched), -self.hs.kHighsInf),
                                     self._rhs(touched))

@@ -35,6 +35,7 @@ import numpy as np
 from router.compile import Problem, expand_ranges
 from router.contract import Budget, Limit
 from router.solvers.bounds.dual import ColumnPool
+from router.solvers.exact.lp import quiet_highs
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +352,7 @@ def _solve_ip(prog: MasterProgram, deadline: float | None, nodes: int | None,
     hs = highspy.HighsModelStatus
     h = None
     for attempt in (1, 0):  # see router.solvers.exact.lp: a forked HiGHS keeps its threads
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs(highspy)
         if attempt:
             h.setOptionValue("threads", 1)
         h.setOptionValue("mip_rel_gap", float(mip_gap))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,18 @@ class LpAnswer:
     row_dual: np.ndarray | None = None
     detail: str = ""
     seconds: float = 0.0
+
+
+def quiet_highs(highspy: Any) -> Any:
+    """A HiGHS instance whose output is off before HiGHS writes anything. highspy's Python class
+    (``highspy.Highs``) sets up its callbacks in its constructor, and HiGHS prints its banner on
+    that first call, before any option can be set; the binding it wraps
+    (``highspy._core._Highs``) has every method used here and no such call, so the option comes
+    first. Where a version does not expose the binding, the Python class is used."""
+    core = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = core() if core is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def available() -> bool:
@@ -81,8 +94,7 @@ def _solve(lp: ColumnLp, time_limit: float | None, threads: int, workdir: str) -
     m.a_matrix_.value_ = np.asarray(lp.value, dtype=np.float64)
     hs = highspy.HighsModelStatus
     for attempt in (threads, 0):
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs(highspy)
         if attempt:
             h.setOptionValue("threads", int(attempt))
         if time_limit is not None:
