@@ -266,3 +266,13 @@ def test_cli_ray(tmp_path: Path, ray_instance: Any) -> None:
     assert plan.solver == "distributed" and plan.stats["executor"] == "ray"
     assert main(["verify", str(src), str(out)]) == 0
     assert main(["solve", str(src), "--ray", "--solver", "greedy"]) == 2
+
+
+def test_too_little_time_to_start_workers_keeps_the_floor(small: router.Instance) -> None:
+    """Below min_start_seconds no worker starts: the plan is the pipeline's greedy floor, the
+    limit says time and the reason is given."""
+    plan = router.solve(small, solver="distributed", time_limit=0.05)
+    assert plan.has_plan and plan.source == "greedy"
+    assert plan.termination is not None and plan.termination.limit == "time"
+    assert "min_start_seconds" in plan.termination.detail
+    assert router.verify(small, plan, raise_on_error=False).ok

@@ -98,6 +98,10 @@ class DistributedParams(Params):
                                               "then the coordinator runs the shard itself")
     default_moves: int = param(300, lo=0, doc="local-search moves of each shard (and of the "
                                               "repair) without a time or work limit")
+    min_start_seconds: float = param(
+        0.3, lo=0.0, doc="with less time left than this and no workers started before the "
+                         "call (a pool), the run stops at once: starting workers, sharding and "
+                         "one round take longer, so the pipeline's floor plan stands")
 
 
 @dataclass
@@ -417,6 +421,15 @@ def decompose(problem: Problem, run: Run) -> Outcome:
                "penalties"
         return out.but(solver="distributed",
                        stats=out.stats.but(notes=(*out.stats.notes, note)))
+    budget = run.budget
+    pool = active_pool()
+    if (budget.timed and budget.remaining() < params.min_start_seconds
+            and not (pool is not None and pool.fits(params.executor, params.workers,
+                                                    params.address))):
+        note = (f"{budget.remaining():.3f} s left, below min_start_seconds "
+                f"{params.min_start_seconds:g}: no workers started")
+        return conclude("distributed", problem, run, None, limit=Limit.TIME, detail=note,
+                        stats=SolverStats(notes=(note,)))
     return Coordinator(problem, run, params).solve()
 
 
