@@ -352,12 +352,20 @@ LP_SIMPLEX_MAX_LINE_ARCS = 30_000
 
 
 def _lagrangian_lp_bound(problem: Problem, budget: Budget) -> LpBound:
-    """``lp_bound`` of a large batch: the Lagrangian dual by column generation (status
-    ``optimal`` once converged, ``no_solution`` with the bound reached when the time ran out);
-    no row duals or model (its prices are those of the coupling rows only)."""
-    from router.solvers.bounds.dual import lagrangian_bound
+    """``lp_bound`` of a large batch: the Lagrangian dual by column generation, in a child
+    process killed at the deadline (status ``optimal`` once converged, ``no_solution`` with the
+    bound reached when the time ran out); no row duals or model (its prices are those of the
+    coupling rows only)."""
+    from router.solvers.bounds.dual import isolated_bound
 
-    r = lagrangian_bound(problem, budget, max_iterations=budget.work)
+    if budget.expired():
+        return LpBound(None, NO_SOLUTION, None, EngineAnswer(
+            NO_SOLUTION, detail="not started: no time left", limit=Limit.TIME), None)
+    r, why = isolated_bound(problem, budget, max_iterations=budget.work)
+    if r is None:
+        return LpBound(None, NO_SOLUTION, None, EngineAnswer(
+            NO_SOLUTION, detail=f"column generation gave no answer: {why}",
+            limit=Limit.INTERRUPTED if budget.cancelled() else Limit.TIME), None)
     s = r.stats
     detail = f"Lagrangian dual by column generation ({s.iterations} rounds, {s.stop})"
     if r.bound == math.inf:
