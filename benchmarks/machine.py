@@ -10,18 +10,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from router.network.report import cpu_name
+
 PACKAGES = ("router", "ortools", "pulp", "highspy", "numpy", "matplotlib", "psutil")
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     mem_gb = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():

@@ -19,15 +19,19 @@ from router.network.day import PEAK_2020
 from router.network.replay import ReplayResult
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    cpu = cpu_name()
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"numpy {np.__version__}")
 
