@@ -96,24 +96,16 @@ def repair(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
     (compiled) runs until the first feasible plan, or (numpy) shift and swap moves reduce the
     total overload (ties broken by cost), with a random kick whenever no move helps. Returns
     ``None`` if the overload cannot be removed in time (or ``max_iter`` moves)."""
+    start = _place_unassigned(M, assign)
+    if start is None:
+        return None
     if jit.ENABLED:
-        start = _place_unassigned(M, assign)
-        if start is None:
-            return None
         search = Tabu(M, start, int(rng.integers(2**31)))
         search.run(deadline, max_iter, stop_when_feasible=True)
         return search.best if search.found else None
-    a = assign.copy()
+    a = start
     j_idx = np.arange(M.n)
     load = M.load(a)
-    for j in np.flatnonzero(a < 0).tolist():
-        cand = np.flatnonzero(M.ok[:, j])
-        if len(cand) == 0:
-            return None
-        over = np.maximum(0.0, load[cand] + M.res[cand, j] - M.cap[cand])
-        i = int(cand[np.lexsort((M.cost[cand, j], over))[0]])
-        a[j] = i
-        load[i] += M.res[i, j]
     res_ok = np.where(M.ok, M.res, 0.0)
     for it in range(max_iter):
         excess = np.maximum(0.0, load - M.cap)
