@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from benchmarks.suites import GAP_DIR
+from router.compile import Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 HAND = ROOT / "instances" / "hand"
@@ -59,3 +62,16 @@ def gap_path(name: str) -> Path:
 @pytest.fixture
 def base() -> dict[str, Any]:
     return base_dict()
+
+
+def assert_same_problem(p: Problem, q: Problem) -> None:
+    """Every field of two Problems equal (arrays: same dtype, shape and values)."""
+    for f in dataclasses.fields(Problem):
+        if f.name == "compile_seconds":
+            continue
+        a, b = getattr(p, f.name), getattr(q, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape, f.name
+            np.testing.assert_array_equal(a, b, err_msg=f.name)
+        else:
+            assert a == b, f.name

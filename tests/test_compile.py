@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -23,7 +22,7 @@ from router.compile import (
 )
 from router.geo import haversine_km
 from router.instance import Instance
-from tests.conftest import HAND, base_dict, gap_path
+from tests.conftest import HAND, assert_same_problem, base_dict, gap_path
 from tests.strategies import instance_dicts, instances
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -303,19 +302,6 @@ def test_only_distances_near_a_limit_are_recomputed() -> None:
 
 # --------------------------------------------------------------------------------------------
 # the network compiled once, batches against it
-
-
-def assert_same_problem(p: Problem, q: Problem) -> None:
-    """Every field of two Problems equal (arrays: same dtype, shape and values)."""
-    for f in dataclasses.fields(Problem):
-        if f.name == "compile_seconds":
-            continue
-        a, b = getattr(p, f.name), getattr(q, f.name)
-        if isinstance(a, np.ndarray):
-            assert a.dtype == b.dtype and a.shape == b.shape, f.name
-            np.testing.assert_array_equal(a, b, err_msg=f.name)
-        else:
-            assert a == b, f.name
 
 
 def batch(net: CompiledNetwork, inst: Instance, orders: Any = None, **state: Any) -> Problem:

@@ -7,7 +7,6 @@ or cost less."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,7 +29,7 @@ from router.solvers.heuristics.core import (
 )
 from router.solvers.heuristics.greedy import greedy_solution
 from router.solvers.heuristics.rules import _distance_prices
-from tests.conftest import HAND, gap_path
+from tests.conftest import HAND, assert_same_problem, gap_path
 from tests.strategies import instance_dicts, instances
 
 pytestmark = pytest.mark.skipif(not jit.ENABLED, reason="numba is not enabled here")
@@ -57,18 +56,6 @@ def compiled_both(inst: Instance) -> tuple[Problem, Problem]:
     finally:
         jit.ENABLED = True
     return fast, ref
-
-
-def assert_same_problem(p: Problem, q: Problem) -> None:
-    for f in dataclasses.fields(Problem):
-        if f.name == "compile_seconds":
-            continue
-        a, b = getattr(p, f.name), getattr(q, f.name)
-        if isinstance(a, np.ndarray):
-            assert a.dtype == b.dtype and a.shape == b.shape, f.name
-            np.testing.assert_array_equal(a, b, err_msg=f.name)
-        else:
-            assert a == b, f.name
 
 
 def rounds(p: Problem, engine: str, pr: Prices, **kw: Any) -> np.ndarray:
