@@ -241,6 +241,30 @@ def generate_data(preset: str = "s", seed: int = 0, **knobs: Any) -> dict[str, A
     return _Generator(p, seed, preset).build()
 
 
+def draw_baskets(rng: np.random.Generator, n_orders: int, pop: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each order's basket: its number of lines ``k`` (from ``LINES_P``, at most the catalogue)
+    and the distinct SKUs of its lines drawn by popularity ``pop`` (``line_order``, ``sku``).
+    SKUs repeated within an order are drawn again; what is still repeated after 50 draws (only
+    for catalogues about the size of a basket) is dropped."""
+    n = len(pop)
+    k = np.minimum(rng.choice(len(LINES_P), size=n_orders, p=LINES_P) + 1, n)
+    line_order = np.repeat(np.arange(n_orders, dtype=np.int64), k)
+    sku = rng.choice(n, size=len(line_order), p=pop)
+    for _ in range(50):  # redraw SKUs repeated within an order
+        key = line_order * n + sku
+        srt = np.argsort(key, kind="stable")
+        dup = np.zeros(len(key), dtype=bool)
+        dup[srt[1:]] = key[srt[1:]] == key[srt[:-1]]
+        if not dup.any():
+            break
+        sku[dup] = rng.choice(n, size=int(dup.sum()), p=pop)
+    else:  # pragma: no cover - vanishingly rare: drop what is still repeated
+        keep = ~dup
+        line_order, sku = line_order[keep], sku[keep]
+    return k, line_order, sku
+
+
 class _Generator:
     def __init__(self, p: Params, seed: int, preset: str) -> None:
         self.p = p
@@ -301,21 +325,7 @@ class _Generator:
     # ---- orders ----------------------------------------------------------------------------
     def orders(self) -> None:
         n_orders, rng, n = self.p.orders, self.r_ord, self.p.skus
-        k = rng.choice(len(LINES_P), size=n_orders, p=LINES_P) + 1
-        k = np.minimum(k, n)
-        line_order = np.repeat(np.arange(n_orders, dtype=np.int64), k)
-        sku = rng.choice(n, size=len(line_order), p=self.pop)
-        for _ in range(50):  # redraw SKUs repeated within an order
-            key = line_order * n + sku
-            srt = np.argsort(key, kind="stable")
-            dup = np.zeros(len(key), dtype=bool)
-            dup[srt[1:]] = key[srt[1:]] == key[srt[:-1]]
-            if not dup.any():
-                break
-            sku[dup] = rng.choice(n, size=int(dup.sum()), p=self.pop)
-        else:  # pragma: no cover - vanishingly rare: drop what is still repeated
-            keep = ~dup
-            line_order, sku = line_order[keep], sku[keep]
+        k, line_order, sku = draw_baskets(rng, n_orders, self.pop)
         qty = rng.choice(len(QTY_P), size=len(sku), p=QTY_P) + 1
         qty[~self.eligible[sku]] = 1
         self.line_order, self.line_sku, self.line_qty = line_order, sku, qty

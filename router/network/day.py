@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 
 from router.errors import InputError
-from router.generate import LINES_P, QTY_P, SHIP_COMPLETE_SHARE, _scatter, _spread_km, cities
+from router.generate import (
+    QTY_P,
+    SHIP_COMPLETE_SHARE,
+    _scatter,
+    _spread_km,
+    cities,
+    draw_baskets,
+)
 from router.geo import haversine_km
 from router.instance import Instance
 from router.network.events import dumps, write_day
@@ -180,20 +187,7 @@ class _Day:
         pop = stock + 0.05 * max(float(np.median(stock[stock > 0])) if (stock > 0).any()
                                  else 1.0, 1e-9)
         pop = pop / pop.sum()
-        k = np.minimum(rng.choice(len(LINES_P), size=n, p=LINES_P) + 1, n_sku)
-        line_order = np.repeat(np.arange(n, dtype=np.int64), k)
-        sku = rng.choice(n_sku, size=len(line_order), p=pop)
-        for _ in range(50):  # redraw SKUs repeated within an order
-            key = line_order * n_sku + sku
-            srt = np.argsort(key, kind="stable")
-            dup = np.zeros(len(key), dtype=bool)
-            dup[srt[1:]] = key[srt[1:]] == key[srt[:-1]]
-            if not dup.any():
-                break
-            sku[dup] = rng.choice(n_sku, size=int(dup.sum()), p=pop)
-        else:  # pragma: no cover - only for catalogues smaller than a basket
-            keep = ~dup
-            line_order, sku = line_order[keep], sku[keep]
+        _, line_order, sku = draw_baskets(rng, n, pop)
         qty = rng.choice(len(QTY_P), size=len(sku), p=QTY_P) + 1
         qty[~self.eligible[sku]] = 1
         ptr = np.zeros(n + 1, dtype=np.int64)
