@@ -242,15 +242,13 @@ class Coordinator:
             "shard_line_arcs": [int(s.problem.n_line_arcs) for s in shards]}
 
         t = time.perf_counter()
-        pool = active_pool()
-        pooled = pool is not None and pool.fits(params.executor, params.workers,
-                                                params.address)
-        if pool is not None and pooled:  # workers started before this batch, kept after it
+        pool = _fitting_pool(params)
+        if pool is not None:  # workers started before this batch, kept after it
             ex = pool.executor(arrays, params.retries)
         else:
             ex = make_executor(params.executor, arrays, params.workers, params.retries,
                                params.address)
-        extra["pooled"] = pooled
+        extra["pooled"] = pool is not None
         x: np.ndarray | None = None
         try:
             ex.start()
@@ -409,6 +407,14 @@ def open_pool(params: DistributedParams) -> ExecutorPool:
     return make_pool(params.executor, params.workers, params.retries, params.address)
 
 
+def _fitting_pool(params: DistributedParams) -> ExecutorPool | None:
+    """The pool of workers opened before this call (:func:`open_pool`) if it fits these
+    parameters (executor, workers, address), else ``None``."""
+    pool = active_pool()
+    return pool if pool is not None and pool.fits(params.executor, params.workers,
+                                                  params.address) else None
+
+
 def decompose(problem: Problem, run: Run) -> Outcome:
     """The ``distributed`` solver (see the module docstring). Batches whose lines must all
     be filled (GAP files) and empty batches are routed by ``auto``."""
@@ -422,10 +428,8 @@ def decompose(problem: Problem, run: Run) -> Outcome:
         return out.but(solver="distributed",
                        stats=out.stats.but(notes=(*out.stats.notes, note)))
     budget = run.budget
-    pool = active_pool()
     if (budget.timed and budget.remaining() < params.min_start_seconds
-            and not (pool is not None and pool.fits(params.executor, params.workers,
-                                                    params.address))):
+            and _fitting_pool(params) is None):
         note = (f"{budget.remaining():.3f} s left, below min_start_seconds "
                 f"{params.min_start_seconds:g}: no workers started")
         return conclude("distributed", problem, run, None, limit=Limit.TIME, detail=note,
