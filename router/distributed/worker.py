@@ -40,7 +40,7 @@ from router.contract import Budget
 from router.distributed.sharding import problem_from_arrays
 from router.evaluate import objective
 from router.solvers.bounds.dual import BoundParams, lagrangian_bound
-from router.solvers.bounds.oracle import LagrangianOracle, rounding_scale
+from router.solvers.bounds.oracle import LagrangianOracle, priced_costs, rounding_scale
 from router.solvers.heuristics import local_search
 from router.solvers.heuristics.core import (
     Prices,
@@ -118,11 +118,7 @@ class ShardWorker:
 
     def priced(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit rates (E,) and package costs (A,) at prices ``lam`` over the shard's rows."""
-        p = self.p
-        n_p, n = self.n_pool, self.n_node
-        rate = p.e_unit_cost + lam[:n_p][p.e_pool] + lam[n_p + n:][self.e_node] * p.e_use
-        fixed = p.arc_cost + lam[n_p:n_p + n][p.arc_node]
-        return rate, fixed
+        return priced_costs(self.p, lam)
 
     def usage(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         p = self.p

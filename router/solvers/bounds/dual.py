@@ -51,6 +51,7 @@ from router.solvers.bounds.oracle import (
     LagrangianOracle,
     OracleAnswer,
     OracleLimits,
+    priced_costs,
     rounding_scale,
 )
 from router.solvers.exact.lp import quiet_highs
@@ -228,11 +229,7 @@ class Lagrangian:
 
     def priced(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit rates (E,) and package costs (A,) at prices ``lam`` (full row vector)."""
-        p = self.p
-        n_p, n = self.n_pool, self.n_node
-        rate = p.e_unit_cost + lam[:n_p][p.e_pool] + lam[n_p + n:][self.e_node] * p.e_use
-        fixed = p.arc_cost + lam[n_p:n_p + n][p.arc_node]
-        return rate, fixed
+        return priced_costs(self.p, lam)
 
     def value(self, lam: np.ndarray) -> tuple[float, OracleAnswer]:
         """The proven bound at prices ``lam`` (``>= 0``, zero on rows without a limit)."""

@@ -167,6 +167,15 @@ def _first_min(values: np.ndarray, seg: np.ndarray, best: np.ndarray) -> np.ndar
     return idx[first]
 
 
+def priced_costs(p: Problem, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit rates (E,) and package costs (A,) of ``p`` at prices ``lam`` over its coupling rows
+    (stock pools, then node packages, then node units)."""
+    n_p, n = len(p.pool_qty), p.n_nodes
+    rate = p.e_unit_cost + lam[:n_p][p.e_pool] + lam[n_p + n:][p.e_node] * p.e_use
+    fixed = p.arc_cost + lam[n_p:n_p + n][p.arc_node]
+    return rate, fixed
+
+
 class LagrangianOracle:
     """Exact per-order subproblems of one problem: structure built once, then
     :meth:`solve` for any rates and package costs."""
