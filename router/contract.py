@@ -279,6 +279,18 @@ def param(default: Any, *, lo: float | None = None, hi: float | None = None,
     return field(default=default, metadata={"lo": lo, "hi": hi, "doc": doc})
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of a parameter class (resolved once per class: a batch of
+    one order must not pay for it on every call)."""
+    hints = _HINTS.get(cls)
+    if hints is None:  # two threads may both resolve them: the same value
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 @dataclass(frozen=True)
 class Params:
     """Base class of every solver's tuning parameters: a frozen dataclass whose fields are
@@ -288,7 +300,7 @@ class Params:
     solver: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):
             value = _coerce(getattr(self, f.name), hints[f.name], f, type(self).solver)
             object.__setattr__(self, f.name, value)
@@ -322,7 +334,7 @@ class Params:
     @classmethod
     def describe(cls) -> list[tuple[str, str, Any, str]]:
         """(name, type, default, doc) of every parameter, for ``router solvers --params``."""
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         out = []
         for f in dataclasses.fields(cls):
             out.append((f.name, _type_label(hints[f.name]), f.default,
