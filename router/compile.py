@@ -304,7 +304,8 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
                   pool_available: np.ndarray, node_max_packages: np.ndarray,
                   node_capacity: np.ndarray, unfilled_penalty: float,
                   default_max_packages: int | None,
-                  banned_arcs: np.ndarray | None = None) -> Problem:
+                  banned_arcs: np.ndarray | None = None,
+                  pools: np.ndarray | None = None) -> Problem:
     """A batch of orders compiled against the network, in the state given: units each pool
     may ship now (``pool_available``, (P,), inventory less safety stock), packages and units
     each node may still ship (``node_max_packages``, ``node_capacity``, (N,), inf where
@@ -314,7 +315,12 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
 
     The Problem's node and SKU indices are the network's; it carries the pools with stock
     available now at nodes that may still ship (:meth:`CompiledNetwork.pool_index` maps them
-    back). ``orders`` may be the records or their columns (``Instance.columns``)."""
+    back). ``orders`` may be the records or their columns (``Instance.columns``).
+
+    ``pools`` (sorted network pool indices) says that only these pools have stock on offer:
+    ``pool_available`` then holds their units (one value per pool of ``pools``) and every
+    other pool has none. A batch of a few orders against a large network then costs nothing
+    per network pool (the same problem as the dense ``pool_available`` with zeros)."""
     t0 = time.perf_counter()
     if isinstance(orders, OrderColumns):
         cols = orders
@@ -324,7 +330,15 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
         cols = order_columns(orders, net.sku_ids)
     n_nodes = net.n_nodes
     nn = max(n_nodes, 1)
-    avail = _state(pool_available, net.n_pools, "pool_available")
+    if pools is None:
+        avail = _state(pool_available, net.n_pools, "pool_available")
+    else:
+        offered = np.asarray(pools, dtype=np.int64).reshape(-1)
+        if len(offered) and (offered[0] < 0 or offered[-1] >= net.n_pools
+                             or (np.diff(offered) <= 0).any()):
+            raise ValueError("pools: expected sorted, distinct network pool indices")
+        avail = np.zeros(net.n_pools, dtype=np.float64)  # untouched pages cost nothing
+        avail[offered] = _state(pool_available, len(offered), "pool_available")
     node_maxp = _state(node_max_packages, n_nodes, "node_max_packages")
     node_cap = _state(node_capacity, n_nodes, "node_capacity")
     if (cols.line_sku < 0).any():
@@ -344,10 +358,16 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
 
     # pools that may ship now: stock left at a node with packages and units left
     node_open = (node_maxp > 0) & (node_cap > 0)
-    pool_ok = (avail > 0) & node_open[net.pool_node]
-    pools = np.flatnonzero(pool_ok)
-    pool_new = np.full(net.n_pools, -1, dtype=np.int64)
-    pool_new[pools] = np.arange(len(pools), dtype=np.int64)
+    if pools is None:
+        pool_ok = (avail > 0) & node_open[net.pool_node]
+        kept = np.flatnonzero(pool_ok)
+    else:
+        kept = offered[(avail[offered] > 0) & node_open[net.pool_node[offered]]]
+        pool_ok = np.zeros(net.n_pools, dtype=bool)
+        pool_ok[kept] = True
+    # the problem's index of each pool kept (read only where pool_ok)
+    pool_new = np.zeros(net.n_pools, dtype=np.int64)
+    pool_new[kept] = np.arange(len(kept), dtype=np.int64)
 
     # candidate (line, pool) pairs, sorted by (line, node), and the arcs: unique (order, node)
     line_cell = np.zeros(n_lines, dtype=np.int64)
@@ -419,7 +439,7 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
         sku_ids=net.sku_ids, line_order=line_order, line_sku=line_sku, line_qty=line_qty,
         line_penalty=line_pen, order_line_ptr=order_line_ptr, order_max_packages=order_maxp,
         node_max_packages=node_maxp, node_capacity=node_cap,
-        pool_node=net.pool_node[pools], pool_sku=net.pool_sku[pools], pool_qty=avail[pools],
+        pool_node=net.pool_node[kept], pool_sku=net.pool_sku[kept], pool_qty=avail[kept],
         arc_order=arc_order, arc_node=arc_node, arc_cost=arc_cost, arc_km=km,
         order_arc_ptr=order_arc_ptr,
         e_line=e_line, e_arc=e_arc, e_pool=e_pool, e_unit_cost=e_unit,

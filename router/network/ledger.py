@@ -345,16 +345,15 @@ class Ledger:
         v.flags.writeable = False
         return v
 
-    def available_for(self, skus: np.ndarray) -> np.ndarray:
-        """:meth:`available` for the pools of ``skus`` only, 0 elsewhere: a batch's compiled
-        problem then carries the pools its orders can use, not the network's."""
+    def available_for(self, skus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pools of ``skus`` (sorted) and their units :meth:`available`: a batch's
+        compiled problem then carries the pools its orders can use, not the network's
+        (``compile_batch(..., pools=)``)."""
         u = np.unique(skus)
         lo = np.searchsorted(self.s.pool_sku, u, side="left")
         hi = np.searchsorted(self.s.pool_sku, u, side="right")
         idx = expand_ranges(lo, hi - lo)
-        out = np.zeros(self.s.n_pools, dtype=np.int64)
-        out[idx] = self._available[idx]
-        return out
+        return idx, self._available[idx]
 
     def set_on_hand(self, on_hand: np.ndarray) -> None:
         """Replace the whole stock on hand (restoring from a file)."""

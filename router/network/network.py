@@ -308,8 +308,9 @@ class Network:
         pos = {o.id: i for i, o in enumerate(orders)}
         ban = np.array([(pos[o], self.node_index[n]) for o, ns in banned.items() for n in ns],
                        dtype=np.int64).reshape(-1, 2)
+        pools, available = led.available_for(routed.columns.line_sku)
         problem = compile_batch(self.compiled, routed.columns, name=name,
-                                pool_available=led.available_for(routed.columns.line_sku),
+                                pools=pools, pool_available=available,
                                 node_max_packages=led.packages_left(),
                                 node_capacity=led.units_left(),
                                 unfilled_penalty=self.instance.unfilled_penalty,
