@@ -163,24 +163,27 @@ class Instance:
     nodes: tuple[Node, ...]
     orders: tuple[Order, ...]
     default_max_packages: int | None = None
-    _columns: OrderColumns = field(init=False, repr=False, compare=False)
-    _network_columns: NetworkColumns = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # built once with the instance (loading), read by every compilation
-        net = network_columns(self.skus, self.nodes)
-        object.__setattr__(self, "_network_columns", net)
-        object.__setattr__(self, "_columns", order_columns(self.orders, net.sku_ids))
+    _columns: OrderColumns | None = field(default=None, init=False, repr=False,
+                                          compare=False)
+    _network_columns: NetworkColumns | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
 
     @property
     def columns(self) -> OrderColumns:
-        """The orders as read-only columns (built once, when the instance is)."""
+        """The orders as read-only columns (built on first use, then kept)."""
+        if self._columns is None:  # two threads may both build it: the same value
+            object.__setattr__(self, "_columns",
+                               order_columns(self.orders, self.network_columns.sku_ids))
+        assert self._columns is not None
         return self._columns
 
     @property
     def network_columns(self) -> NetworkColumns:
-        """SKUs, nodes and inventories as read-only columns (built once, with the
-        instance)."""
+        """SKUs, nodes and inventories as read-only columns (built on first use, then kept:
+        an instance that is only verified, never compiled, does not pay for them)."""
+        if self._network_columns is None:
+            object.__setattr__(self, "_network_columns", network_columns(self.skus, self.nodes))
+        assert self._network_columns is not None
         return self._network_columns
 
     @staticmethod
