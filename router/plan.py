@@ -369,7 +369,7 @@ def _plan_lines(sku_ids: tuple[str, ...], sku: np.ndarray, qty: np.ndarray
         return [], [], np.zeros(0, dtype=np.int64)
     span = int(qty.max()) + 1
     size = span * len(sku_ids)
-    if size <= 4 * len(sku) + 2**20:  # pairs numbered through a table of every possible key
+    if size <= 4 * len(sku) + 4096:  # pairs numbered through a table of every possible key
         key = sku * span + qty
         seen = np.zeros(size, dtype=bool)
         seen[key] = True
