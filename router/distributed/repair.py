@@ -72,7 +72,7 @@ def repair(p: Problem, x: np.ndarray, budget: Budget, seed: int = 0, *,
                       tiebreak=tiebreak_keys(p, seed))
     x = st.x
     if p.must_fill:
-        filled = complete_must_fill(p, x, np.random.default_rng(seed), budget)
+        filled = complete_must_fill(p, x, seed, budget)
         if filled is not None:
             x = filled
     if polish and (polish_moves is None or polish_moves > 0) and not budget.expired():

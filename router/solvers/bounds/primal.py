@@ -182,7 +182,7 @@ def rounded_plan(p: Problem, pool: ColumnPool, seed: int = 0,
     if len(again):
         insert_orders(p, st, again, true_prices(p), priority="regret",
                       tiebreak=tiebreak_keys(p, seed), deadline=budget)
-    done = complete_must_fill(p, st.x, np.random.default_rng(seed), budget)
+    done = complete_must_fill(p, st.x, seed, budget)
     return done, {"rerouted": int(len(again)), "fractional": int(frac.sum()),
                   "overloaded_rows": int(len(over))}
 

@@ -743,18 +743,26 @@ def insert_sequential(p: Problem, st: State, orders: np.ndarray, pr: Prices) -> 
 
 def tiebreak_keys(p: Problem, seed: int) -> np.ndarray:
     """Seeded tie-break keys over orders (same seed, same keys)."""
+    if p.n_orders <= 1:  # the permutation of one order, without making a generator
+        return np.zeros(p.n_orders, dtype=np.int64)
     return np.random.default_rng(seed).permutation(p.n_orders)
 
 
-def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator,
+def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator | int,
                        deadline: Budget | None = None, polish: bool = True
                        ) -> np.ndarray | None:
     """Fill must-fill lines left short (GAP): repair by shift and swap moves (then a quick
-    descent when ``polish``). ``None`` if it cannot be done (in time)."""
+    descent when ``polish``). ``None`` if it cannot be done (in time). ``rng``: the
+    generator, or the seed of one (made only where there is something to fill)."""
+    if not np.isinf(p.line_penalty).any():
+        return x  # no must-fill line (a routing batch)
     short = (p.line_qty - np.bincount(p.e_line, weights=x, minlength=p.n_lines)) > 0
     if not (short & np.isinf(p.line_penalty)).any():
         return x
     from router.solvers.heuristics import assign
+
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
 
     if not assign.is_assignment(p):
         return None

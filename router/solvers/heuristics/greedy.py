@@ -39,7 +39,7 @@ def greedy_solution(p: Problem, seed: int = 0, deadline: Budget | None = None,
     st = State(p)
     info = insert_orders(p, st, np.arange(p.n_orders), true_prices(p), priority="regret",
                          tiebreak=tiebreak_keys(p, seed), deadline=deadline, engine=engine)
-    x = complete_must_fill(p, st.x, np.random.default_rng(seed), deadline)
+    x = complete_must_fill(p, st.x, seed, deadline)
     return x, info
 
 

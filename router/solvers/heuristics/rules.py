@@ -48,7 +48,7 @@ def rule_solution(p: Problem, rule: str, seed: int = 0, deadline: Budget | None 
     else:
         info = insert_orders(p, st, np.arange(p.n_orders), _distance_prices(p, 1.0),
                              priority="sequence", mode="cover", deadline=deadline)
-    return complete_must_fill(p, st.x, np.random.default_rng(seed), deadline), info
+    return complete_must_fill(p, st.x, seed, deadline), info
 
 
 def _solve_rule(rule: str, problem: Problem, run: Run) -> Outcome:
