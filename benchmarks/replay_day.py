@@ -172,11 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {tuple(r.split()) for r in args.runs}
         runs = [r for r in runs if tuple(str(x) if not isinstance(x, float) else f"{x:g}"
                                          for x in r) in wanted]
-    todo = [r for r in runs if _load(saved, r, args) is None] if not args.report_only else []
+    day_path = work / f"day-{args.preset}-{args.seed}-{args.orders}.jsonl"
+    # per-batch arrays, per day (large: a real-time day has 2 million batches)
+    arrays = work / "arrays" / day_path.stem
+    main_run = ("replay", args.solver, args.window)
+    # the report plots the main run's batches: it is run again where they were not kept
+    todo = [r for r in runs if _load(saved, r, args) is None
+            or (r == main_run and not (arrays / f"{_name(r)}.npz").exists())
+            ] if not args.report_only else []
     todo.sort(key=lambda r: (r[0] != "replay", r[0] == "replay" and r[2] != 0.0))
 
     network = router.generate(args.preset, seed=args.seed)
-    day_path = work / f"day-{args.preset}-{args.seed}-{args.orders}.jsonl"
     if not day_path.exists():
         t = time.perf_counter()
         write_generated_day(day_path, network, seed=args.seed, orders=args.orders)
@@ -187,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     read_s = time.perf_counter() - t
     print(f"{day_path}: {day.n_orders:,} orders, {len(day.events):,} other events, read in "
           f"{read_s:.0f} s; {len(todo)} runs to do", file=sys.stderr)
-    # per-batch arrays, per day (large: a real-time day has 2 million batches)
-    arrays = work / "arrays" / day_path.stem
     arrays.mkdir(parents=True, exist_ok=True)
     _STATE.update(net=net, day=day, args=args, parts=parts, arrays=arrays)
     if todo:
