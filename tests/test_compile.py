@@ -401,6 +401,42 @@ def test_pool_stock_and_node_limits_of_the_batch_are_honoured(
 
 
 @SETTINGS
+@given(instance_dicts(), st.data())
+def test_stock_of_some_pools_equals_the_dense_stock(d: dict[str, Any],
+                                                    data: st.DataObject) -> None:
+    """``pools=``: the stock of the pools named, none elsewhere, is the problem of the dense
+    stock with zeros elsewhere (pools named with no stock change nothing)."""
+    inst = Instance.from_dict(d)
+    net = compile_network(inst)
+    avail = np.array(data.draw(st.lists(st.integers(0, 6), min_size=net.n_pools,
+                                        max_size=net.n_pools)), dtype=np.int64)
+    named = np.array(sorted(data.draw(st.sets(st.sampled_from(range(net.n_pools)))
+                                      if net.n_pools else st.just(set()))), dtype=np.int64)
+    dense = np.zeros(net.n_pools, dtype=np.int64)
+    dense[named] = avail[named]
+    p = batch(net, inst, pools=named, pool_available=avail[named])
+    assert_same_problem(p, batch(net, inst, pool_available=dense))
+    check_structure(p)
+    assert set(net.pool_index(p.pool_node, p.pool_sku).tolist()) <= set(named.tolist())
+
+
+def test_stock_of_some_pools_is_checked() -> None:
+    inst = router.load(HAND / "split.yaml")
+    assert isinstance(inst, Instance)
+    net = compile_network(inst)
+    assert net.n_pools >= 2
+    one = np.ones(2)
+    with pytest.raises(ValueError, match="pools"):
+        batch(net, inst, pools=np.array([1, 0]), pool_available=one)  # not sorted
+    with pytest.raises(ValueError, match="pools"):
+        batch(net, inst, pools=np.array([0, net.n_pools]), pool_available=one)  # no such pool
+    with pytest.raises(ValueError, match="pool_available"):
+        batch(net, inst, pools=np.array([0, 1]), pool_available=np.ones(3))  # one per pool
+    with pytest.raises(ValueError, match="pool_available"):
+        batch(net, inst, pools=np.array([0, 1]), pool_available=-one)
+
+
+@SETTINGS
 @given(instances(), st.data())
 def test_banned_arcs_are_absent(inst: Instance, data: st.DataObject) -> None:
     net = compile_network(inst)
