@@ -333,10 +333,14 @@ def compile_batch(net: CompiledNetwork, orders: Sequence[Order] | OrderColumns, 
     if pools is None:
         avail = _state(pool_available, net.n_pools, "pool_available")
     else:
-        offered = np.asarray(pools, dtype=np.int64).reshape(-1)
+        offered = np.asarray(pools)
+        if offered.ndim != 1 or (offered.size and offered.dtype.kind not in "iu"):
+            raise ValueError("pools: expected a 1-D array of integer network pool indices")
+        offered = offered.astype(np.int64, copy=False)
         if len(offered) and (offered[0] < 0 or offered[-1] >= net.n_pools
                              or (np.diff(offered) <= 0).any()):
-            raise ValueError("pools: expected sorted, distinct network pool indices")
+            raise ValueError(f"pools: expected sorted, distinct pool indices in "
+                             f"[0, {net.n_pools})")
         avail = np.zeros(net.n_pools, dtype=np.float64)  # untouched pages cost nothing
         avail[offered] = _state(pool_available, len(offered), "pool_available")
     node_maxp = _state(node_max_packages, n_nodes, "node_max_packages")

@@ -154,7 +154,11 @@ def network_columns(skus: Sequence[Sku], nodes: Sequence[Node]) -> NetworkColumn
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One batch: the network snapshot and the orders to route (SPEC section 2)."""
+    """One batch: the network snapshot and the orders to route (SPEC section 2).
+
+    Built by :meth:`from_dict` (or the readers), its records are validated. Its columns
+    (:attr:`columns`, :attr:`network_columns`) are built on first use: an instance built
+    directly from unchecked records fails there, not at construction."""
 
     name: str
     shipping: Shipping

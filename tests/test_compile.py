@@ -430,6 +430,10 @@ def test_stock_of_some_pools_is_checked() -> None:
         batch(net, inst, pools=np.array([1, 0]), pool_available=one)  # not sorted
     with pytest.raises(ValueError, match="pools"):
         batch(net, inst, pools=np.array([0, net.n_pools]), pool_available=one)  # no such pool
+    with pytest.raises(ValueError, match="pools"):
+        batch(net, inst, pools=np.array([True, True]), pool_available=one)  # a mask
+    with pytest.raises(ValueError, match="pools"):
+        batch(net, inst, pools=np.array([[0, 1]]), pool_available=one)  # 2-D
     with pytest.raises(ValueError, match="pool_available"):
         batch(net, inst, pools=np.array([0, 1]), pool_available=np.ones(3))  # one per pool
     with pytest.raises(ValueError, match="pool_available"):
