@@ -175,20 +175,21 @@ class Instance:
     @property
     def columns(self) -> OrderColumns:
         """The orders as read-only columns (built on first use, then kept)."""
-        if self._columns is None:  # two threads may both build it: the same value
-            object.__setattr__(self, "_columns",
-                               order_columns(self.orders, self.network_columns.sku_ids))
-        assert self._columns is not None
-        return self._columns
+        cols = self._columns
+        if cols is None:  # two threads may both build it: the same value
+            cols = order_columns(self.orders, self.network_columns.sku_ids)
+            object.__setattr__(self, "_columns", cols)
+        return cols
 
     @property
     def network_columns(self) -> NetworkColumns:
         """SKUs, nodes and inventories as read-only columns (built on first use, then kept:
         an instance that is only verified, never compiled, does not pay for them)."""
-        if self._network_columns is None:
-            object.__setattr__(self, "_network_columns", network_columns(self.skus, self.nodes))
-        assert self._network_columns is not None
-        return self._network_columns
+        net = self._network_columns
+        if net is None:
+            net = network_columns(self.skus, self.nodes)
+            object.__setattr__(self, "_network_columns", net)
+        return net
 
     @staticmethod
     def from_dict(data: Any, source: str = "<dict>") -> Instance:

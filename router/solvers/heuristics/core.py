@@ -754,8 +754,8 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator | int
     """Fill must-fill lines left short (GAP): repair by shift and swap moves (then a quick
     descent when ``polish``). ``None`` if it cannot be done (in time). ``rng``: the
     generator, or the seed of one (made only where there is something to fill)."""
-    if not np.isinf(p.line_penalty).any():
-        return x  # no must-fill line (a routing batch)
+    if not p.must_fill:
+        return x  # a routing batch
     short = (p.line_qty - np.bincount(p.e_line, weights=x, minlength=p.n_lines)) > 0
     if not (short & np.isinf(p.line_penalty)).any():
         return x
