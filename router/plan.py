@@ -88,11 +88,93 @@ class CostBreakdown:
     total: float
 
 
+@dataclass(frozen=True, eq=False)
+class ShipmentTable:
+    """A plan's shipments as columns, in the order of :attr:`Plan.shipments`: shipment ``k``
+    goes from ``node_ids[node[k]]`` to ``order_ids[order[k]]`` and carries the lines
+    ``line_ptr[k]:line_ptr[k + 1]`` (SKU ``sku_ids[line_sku[i]]``, ``line_qty[i]`` units).
+    The arrays are read-only int64. :func:`build_plan` makes one; the plan's
+    :class:`Shipment` objects are made from it on first use (:meth:`shipments`), and readers
+    of whole plans (the verifier) read the columns instead."""
+
+    order_ids: tuple[str, ...]
+    node_ids: tuple[str, ...]
+    sku_ids: tuple[str, ...]
+    order: np.ndarray
+    node: np.ndarray
+    line_ptr: np.ndarray
+    line_sku: np.ndarray
+    line_qty: np.ndarray
+
+    def __post_init__(self) -> None:
+        ns = len(self.order)
+        if len(self.node) != ns or len(self.line_ptr) != ns + 1 \
+                or len(self.line_sku) != len(self.line_qty) \
+                or int(self.line_ptr[-1]) != len(self.line_sku):
+            raise ValueError("ShipmentTable: columns of inconsistent lengths")
+        for name in ("order", "node", "line_ptr", "line_sku", "line_qty"):
+            a = np.array(getattr(self, name), dtype=np.int64)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def shipments(self) -> tuple[Shipment, ...]:
+        """The :class:`Shipment` objects: identical lines (same SKU and quantity) are one
+        :class:`PlanLine` object, and single-line shipments of one line share one ``lines``
+        tuple (value objects: sharing them changes nothing)."""
+        starts = self.line_ptr[:-1]
+        counts = np.diff(self.line_ptr)
+        with _collector_paused():
+            line_objs, singles, pair = _plan_lines(self.sku_ids, self.line_sku, self.line_qty)
+            first = np.minimum(starts, len(pair) - 1)  # a shipment of no lines: set below
+            ship_lines: list[tuple[PlanLine, ...]] = (
+                list(map(singles.__getitem__, pair[first].tolist())) if len(pair)
+                else [() for _ in range(len(starts))])
+            pick = line_objs.__getitem__
+            for width in np.unique(counts[counts != 1]).tolist():  # several lines (or none)
+                ks = np.flatnonzero(counts == width)
+                cols = [map(pick, pair[starts[ks] + j].tolist()) for j in range(width)]
+                rows = zip(*cols, strict=True) if width else repeat((), len(ks))
+                for k, t in zip(ks.tolist(), rows, strict=True):
+                    ship_lines[k] = t
+            return tuple(_shipments(map(self.order_ids.__getitem__, self.order.tolist()),
+                                    map(self.node_ids.__getitem__, self.node.tolist()),
+                                    ship_lines))
+
+
+class _Shipments:
+    """The ``shipments`` field of :class:`Plan`: the tuple given, or, where a
+    :class:`ShipmentTable` is given instead, the tuple made from it on first use (and kept)."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> tuple[Shipment, ...]:
+        if obj is None:
+            raise AttributeError("shipments")  # the field has no default
+        d = obj.__dict__
+        ships = d.get("_shipments")
+        if ships is None:
+            table = d.get("_table")
+            ships = d.get("shipments", ()) if table is None else table.shipments()
+            d["_shipments"] = ships
+        return ships
+
+    def __set__(self, obj: Any, value: tuple[Shipment, ...] | ShipmentTable) -> None:
+        d = obj.__dict__
+        if isinstance(value, ShipmentTable):
+            d["_table"], d["_shipments"] = value, None
+        else:
+            d["_table"], d["_shipments"] = None, value
+
+
 @dataclass(frozen=True)
 class Plan:
     """A routed batch: shipments, unfilled lines, cost, and how the run ended: its status,
     termination (reason and limit), the stage or engine the plan came from (``source``), the
-    proven lower bound and the run's statistics."""
+    proven lower bound and the run's statistics.
+
+    ``shipments`` may be given as a :class:`ShipmentTable`: the plan then keeps it
+    (:attr:`table`) and makes its :class:`Shipment` objects on first use."""
 
     instance: str
     solver: str
@@ -115,8 +197,18 @@ class Plan:
     def has_plan(self) -> bool:
         return self.status in (Status.OPTIMAL, Status.FEASIBLE)
 
+    @property
+    def table(self) -> ShipmentTable | None:
+        """The shipments as columns, where the plan was made from them (:func:`build_plan`);
+        ``None`` for a plan made from :class:`Shipment` objects (e.g. read from a file)."""
+        table: ShipmentTable | None = self.__dict__.get("_table")
+        return table
+
     def with_stats(self, stats: RunStats) -> Plan:
-        return dataclasses.replace(self, stats=stats)
+        """The same plan with other statistics (its shipments not made if not made yet)."""
+        d = self.__dict__
+        ships = d["_table"] if d.get("_shipments") is None else d["_shipments"]
+        return dataclasses.replace(self, stats=stats, shipments=ships)
 
     @property
     def gap(self) -> float | None:
@@ -267,6 +359,9 @@ class Plan:
         return Plan.from_json(read_text(path, max_bytes), str(path))
 
 
+setattr(Plan, "shipments", _Shipments())  # noqa: B010  (after @dataclass: no default)
+
+
 def _shipment_dict(s: Shipment) -> dict[str, Any]:
     d: dict[str, Any] = {"order": s.order, "node": s.node}
     if s.km is not None:
@@ -312,9 +407,8 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
     """Turn units per line-arc into shipments and unfilled lines (ids, not indices).
 
     Shipments come in the order of their arcs (order, then node), their lines in the order of
-    the order's lines. Grouped with numpy and converted to Python values once; identical
-    lines (same SKU and quantity) are one :class:`PlanLine` object, and single-line shipments
-    of one line share one ``lines`` tuple (value objects: sharing them changes nothing)."""
+    the order's lines. They are grouped with numpy into a :class:`ShipmentTable`, which the
+    plan keeps; its :class:`Shipment` objects are made from it on first use."""
     if not isinstance(stats, RunStats):
         stats = RunStats.from_mapping(stats)
     if x is None:
@@ -329,26 +423,15 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
     nz, arcs = nz[by_arc], arcs[by_arc]
     n = len(nz)
     starts = np.flatnonzero(np.concatenate(([n > 0], arcs[1:] != arcs[:-1])))
-    counts = np.diff(np.append(starts, n))
     ship_arcs = arcs[starts]
-    oids, nids, sids = problem.order_ids, problem.node_ids, problem.sku_ids
+    oids, sids = problem.order_ids, problem.sku_ids
+    table = ShipmentTable(oids, problem.node_ids, sids, problem.arc_order[ship_arcs],
+                          problem.arc_node[ship_arcs], np.append(starts, n),
+                          problem.line_sku[problem.e_line[nz]], x[nz])
     shipped = np.bincount(problem.e_line, weights=x, minlength=problem.n_lines).astype(np.int64)
     short = problem.line_qty - shipped
     gone = np.flatnonzero(short > 0)
     with _collector_paused():
-        line_objs, singles, pair = _plan_lines(sids, problem.line_sku[problem.e_line[nz]],
-                                               x[nz])
-        ship_lines: list[tuple[PlanLine, ...]] = list(map(singles.__getitem__,
-                                                          pair[starts].tolist()))
-        pick = line_objs.__getitem__
-        for width in np.unique(counts[counts > 1]).tolist():  # shipments of several lines
-            ks = np.flatnonzero(counts == width)
-            cols = [map(pick, pair[starts[ks] + j].tolist()) for j in range(width)]
-            for k, t in zip(ks.tolist(), zip(*cols, strict=True), strict=True):
-                ship_lines[k] = t
-        shipments = tuple(_shipments(
-            map(oids.__getitem__, problem.arc_order[ship_arcs].tolist()),
-            map(nids.__getitem__, problem.arc_node[ship_arcs].tolist()), ship_lines))
         unfilled = tuple(_make_all(Unfilled, {
             "order": list(map(oids.__getitem__, problem.line_order[gone].tolist())),
             "sku": list(map(sids.__getitem__, problem.line_sku[gone].tolist())),
@@ -357,7 +440,7 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
     return Plan(instance=problem.name, solver=solver, status=Status(status),
                 objective=total if math.isfinite(total) else None, lower_bound=lower_bound,
                 cost=CostBreakdown(c.package, c.unit, c.unfilled, total),
-                shipments=shipments, unfilled=unfilled, stats=stats,
+                shipments=table, unfilled=unfilled, stats=stats,  # type: ignore[arg-type]
                 termination=termination, source=source)
 
 
@@ -369,7 +452,10 @@ def _plan_lines(sku_ids: tuple[str, ...], sku: np.ndarray, qty: np.ndarray
         return [], [], np.zeros(0, dtype=np.int64)
     span = int(qty.max()) + 1
     size = span * len(sku_ids)
-    if size <= 4 * len(sku) + 4096:  # pairs numbered through a table of every possible key
+    if int(qty.min()) < 0:  # (a table made by hand may hold anything)
+        rows, which = np.unique(np.stack((sku, qty), axis=1), axis=0, return_inverse=True)
+        u_sku, u_qty = rows[:, 0], rows[:, 1]
+    elif size <= 4 * len(sku) + 4096:  # pairs numbered through a table of every possible key
         key = sku * span + qty
         seen = np.zeros(size, dtype=bool)
         seen[key] = True

@@ -28,7 +28,7 @@ from router.errors import VerificationError, brief
 from router.geo import haversine_km, haversine_km_scalar
 from router.instance import GAP_SKU, GapInstance, Instance
 from router.limits import MAX_INT
-from router.plan import CostBreakdown, Plan
+from router.plan import CostBreakdown, Plan, PlanLine
 
 SUMMARY_LIMIT = 20
 """Problems listed by a report's summary (the rest are counted by kind)."""
@@ -362,6 +362,72 @@ def _distances(r: _Records, n: np.ndarray, o: np.ndarray, edges: np.ndarray) -> 
     return d
 
 
+@dataclass(frozen=True)
+class _Entries:
+    """A plan's shipments and their lines (flattened in plan order) as arrays: each
+    shipment's order and node record (-1 where the id names none), each line's shipment,
+    SKU key (-1 where unknown) and quantity (0 where not a valid quantity, ``line_ok``
+    false); ``ids(k)`` and ``line(e)`` give the entries as the plan states them, for
+    messages."""
+
+    n: int
+    order: np.ndarray
+    node: np.ndarray
+    line_ship: np.ndarray
+    line_sku: np.ndarray
+    line_q: np.ndarray
+    line_ok: np.ndarray
+    ids: Any
+    line: Any
+
+
+def _entries(r: _Records, plan: Plan) -> _Entries:
+    """:class:`_Entries` of ``plan``: read from its columns where it carries them
+    (:attr:`Plan.table`: ids mapped to the records once per distinct id), else from its
+    :class:`Shipment` objects."""
+    t = plan.table
+    if t is not None:
+        ns = len(t)
+        order_of = _index(r.order_index, t.order_ids, len(t.order_ids))
+        node_of = _index(r.node_index, t.node_ids, len(t.node_ids))
+        sku_of = _index(r.sku_key, t.sku_ids, len(t.sku_ids))
+        q = t.line_qty
+        ok = (q >= 1) & (q <= MAX_INT)
+
+        def t_ids(k: int) -> tuple[str, str]:
+            return t.order_ids[int(t.order[k])], t.node_ids[int(t.node[k])]
+
+        def t_line(e: int) -> PlanLine:
+            return PlanLine(t.sku_ids[int(t.line_sku[e])], int(t.line_qty[e]))
+
+        return _Entries(ns, order_of[t.order], node_of[t.node],
+                        np.repeat(np.arange(ns, dtype=np.int64), np.diff(t.line_ptr)),
+                        sku_of[t.line_sku], np.where(ok, q, 0), ok, t_ids, t_line)
+    get = attrgetter
+    ships = plan.shipments
+    ns = len(ships)
+    s_order = _index(r.order_index, map(get("order"), ships), ns)
+    s_node = _index(r.node_index, map(get("node"), ships), ns)
+    # each distinct lines tuple and each distinct line object read once
+    tuples, s_tuple = _distinct(list(map(get("lines"), ships)))
+    t_count = np.fromiter(map(len, tuples), np.int64, len(tuples))
+    t_start = np.cumsum(t_count) - t_count
+    objs, t_obj = _distinct(list(chain.from_iterable(tuples)))
+    s_count = t_count[s_tuple]
+    l_ship = np.repeat(np.arange(ns, dtype=np.int64), s_count)
+    l_obj = t_obj[_ranges(t_start[s_tuple], s_count)]  # each plan line's object
+    o_q, o_ok = _quantities(list(map(get("qty"), objs)))
+    l_sku = _index(r.sku_key, map(get("sku"), objs), len(objs))[l_obj]
+
+    def o_ids(k: int) -> tuple[str, str]:
+        return ships[k].order, ships[k].node
+
+    def o_line(e: int) -> Any:
+        return objs[int(l_obj[e])]
+
+    return _Entries(ns, s_order, s_node, l_ship, l_sku, o_q[l_obj], o_ok[l_obj], o_ids, o_line)
+
+
 def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     """Every rule checked over arrays of the plan's entries; a message is written only for an
     entry that breaks a rule, and the violations come in the order of a walk through the plan
@@ -380,24 +446,10 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
     get = attrgetter
 
     # ---- shipments, and their lines flattened in plan order
-    ships = plan.shipments
-    ns = len(ships)
-    s_order = _index(r.order_index, map(get("order"), ships), ns)
-    s_node = _index(r.node_index, map(get("node"), ships), ns)
-    # each distinct lines tuple and each distinct line object read once
-    tuples, s_tuple = _distinct(list(map(get("lines"), ships)))
-    t_count = np.fromiter(map(len, tuples), np.int64, len(tuples))
-    t_start = np.cumsum(t_count) - t_count
-    objs, t_obj = _distinct(list(chain.from_iterable(tuples)))
-    s_count = t_count[s_tuple]
-    l_ship = np.repeat(np.arange(ns, dtype=np.int64), s_count)
-    l_obj = t_obj[_ranges(t_start[s_tuple], s_count)]  # each plan line's object
-    o_q, o_ok = _quantities(list(map(get("qty"), objs)))
-    l_sku_all = _index(r.sku_key, map(get("sku"), objs), len(objs))[l_obj]
-    l_q, l_ok = o_q[l_obj], o_ok[l_obj]
-
-    def line_of(e: int) -> Any:
-        return objs[int(l_obj[e])]
+    ent = _entries(r, plan)
+    ns, s_order, s_node, l_ship = ent.n, ent.order, ent.node, ent.line_ship
+    l_sku_all, l_q, l_ok = ent.line_sku, ent.line_q, ent.line_ok
+    line_of = ent.line
 
     known = (s_order >= 0) & (s_node >= 0)
     kidx = np.flatnonzero(known)
@@ -445,13 +497,13 @@ def _verify_routing(inst: Instance, plan: Plan) -> VerifyReport:
         found.append(((int(l_ship[e]), 1, e, sub), v))
 
     for k in np.flatnonzero(s_order < 0).tolist():
-        s = ships[k]
+        so, sn = ent.ids(k)
         at_ship(k, 0, Violation("unknown-order", "shipment for an order not in the batch",
-                                order=s.order, node=s.node))
+                                order=so, node=sn))
     for k in np.flatnonzero(s_node < 0).tolist():
-        s = ships[k]
+        so, sn = ent.ids(k)
         at_ship(k, 1, Violation("unknown-node", "shipment from a node not in the network",
-                                order=s.order, node=s.node))
+                                order=so, node=sn))
 
     def ids(k: int) -> tuple[str, str]:
         return r.orders[int(s_order[k])].id, r.nodes[int(s_node[k])].id

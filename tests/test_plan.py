@@ -178,3 +178,46 @@ def test_malformed_plan_files(tmp_path) -> None:
     p.write_bytes(b"\x00\x01\x02")
     with pytest.raises(InputError, match="binary"):
         Plan.read(p)
+
+
+def test_a_built_plan_keeps_its_columns_and_makes_the_same_shipments() -> None:
+    """build_plan keeps the shipments as columns; the objects made from them on first use are
+    the shipments of the columns, and the plan equals, pickles and restates like a plan made
+    from the objects."""
+    import pickle
+
+    from router.plan import ShipmentTable
+
+    plan = solved("split")
+    t = plan.table
+    assert isinstance(t, ShipmentTable)
+    assert not t.order.flags.writeable and not t.line_qty.flags.writeable
+    ships = plan.shipments
+    assert plan.shipments is ships  # made once
+    assert len(ships) == len(t) > 0
+    for k, s in enumerate(ships):
+        lo, hi = int(t.line_ptr[k]), int(t.line_ptr[k + 1])
+        assert (s.order, s.node) == (t.order_ids[t.order[k]], t.node_ids[t.node[k]])
+        assert s.lines == tuple(PlanLine(t.sku_ids[t.line_sku[i]], int(t.line_qty[i]))
+                                for i in range(lo, hi))
+    same = Plan(plan.instance, plan.solver, plan.status, plan.objective, plan.lower_bound,
+                plan.cost, ships, plan.unfilled, plan.stats, plan.termination, plan.source)
+    assert same.table is None and same == plan
+    fresh = solved("split")
+    assert fresh.with_stats(fresh.stats).table is fresh.table  # nothing made
+    assert "_shipments" in fresh.__dict__ and fresh.__dict__["_shipments"] is None
+    back = pickle.loads(pickle.dumps(fresh))
+    assert back == fresh and back.table is not None
+    assert back.shipments == ships
+    assert Plan.from_json(fresh.to_json()).shipments == ships
+
+
+def test_shipment_table_checks_its_columns() -> None:
+    from router.plan import ShipmentTable
+
+    with pytest.raises(ValueError, match="inconsistent"):
+        ShipmentTable(("O",), ("N",), ("S",), np.zeros(1), np.zeros(1), np.array([0, 2]),
+                      np.zeros(1), np.ones(1))
+    empty = ShipmentTable((), (), (), np.zeros(0), np.zeros(0), np.zeros(1), np.zeros(0),
+                          np.zeros(0))
+    assert empty.shipments() == ()

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import router
 from router.errors import InputError, VerificationError
@@ -16,6 +18,7 @@ from router.limits import MAX_COST, MAX_INT
 from router.plan import CostBreakdown, Plan, Unfilled
 from router.verify import VerifyReport, verify
 from tests.conftest import HAND, HAND_OPTIMA, base_dict
+from tests.strategies import instances
 
 
 def load(name: str) -> Instance:
@@ -431,3 +434,43 @@ def test_largest_costs_and_quantities_still_verify(weight: float) -> None:
     shipped_a = sum(ln.qty for s in plan.shipments for ln in s.lines if ln.sku == "A")
     assert shipped_a == (0 if weight == MAX_COST else MAX_INT - 10)
     assert verify(inst, Plan.from_json(plan.to_json())).ok
+
+
+# ---------------------------------------------------------------- plans carried as columns
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), data=st.data())
+def test_a_plan_verifies_the_same_from_its_columns_and_from_its_objects(inst: Instance,
+                                                                          data: Any) -> None:
+    """The verifier reads a plan's columns (``Plan.table``) where it has them: any table,
+    unknown ids, repeated lines and bad quantities included, gives the report of the same
+    plan made of Shipment objects."""
+    import numpy as np
+
+    from router.plan import ShipmentTable
+
+    plan = router.solve(inst, "greedy")
+    assert plan.table is not None
+    assert verify(inst, plan, raise_on_error=False) == \
+        verify(inst, dataclasses.replace(plan, shipments=plan.shipments), raise_on_error=False)
+    oids = tuple(o.id for o in inst.orders) + ("no-such-order",)
+    nids = tuple(n.id for n in inst.nodes) + ("no-such-node",)
+    sids = tuple(s.id for s in inst.skus) + ("no-such-sku",)
+    ns = data.draw(st.integers(0, 8))
+    counts = data.draw(st.lists(st.integers(0, 3), min_size=ns, max_size=ns))
+    nl = sum(counts)
+    table = ShipmentTable(
+        oids, nids, sids,
+        np.array(data.draw(st.lists(st.integers(0, len(oids) - 1), min_size=ns, max_size=ns))),
+        np.array(data.draw(st.lists(st.integers(0, len(nids) - 1), min_size=ns, max_size=ns))),
+        np.concatenate(([0], np.cumsum(counts, dtype=np.int64))),
+        np.array(data.draw(st.lists(st.integers(0, len(sids) - 1), min_size=nl, max_size=nl))),
+        np.array(data.draw(st.lists(st.integers(-1, 4), min_size=nl, max_size=nl))))
+    made = dataclasses.replace(plan, shipments=table)
+    assert made.table is table
+    objects = Plan(made.instance, made.solver, made.status, made.objective, made.lower_bound,
+                   made.cost, table.shipments(), made.unfilled)
+    a = verify(inst, made, raise_on_error=False)
+    b = verify(inst, objects, raise_on_error=False)
+    assert a.violations == b.violations
+    assert a.cost == b.cost
