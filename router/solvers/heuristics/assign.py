@@ -331,6 +331,9 @@ class TabuParams(Params):
     down: float = param(0.995, lo=0.0, hi=1.0, doc="and shrinks by this one while it is not")
     chunk: int = param(256, lo=1, doc="moves between two looks at the clock")
     polish: float = param(0.25, lo=0.0, doc="moves per order when no budget is given")
+    hold: bool = param(True, doc="the weights of nodes within capacity shrink only while the "
+                                 "whole plan is feasible (else the search can stay overloaded "
+                                 "somewhere for good)")
 
 
 TABU = TabuParams()
@@ -404,7 +407,7 @@ class Tabu:
             done, self.cur, stuck = _tabu(
                 self.costT, self.resT, self.okT, self.M.cap, self.a, self.load, self.alpha,
                 self.tabu, self.moves, k, picks, tenures, pr.up, pr.down, self.base,
-                self.best, self.best_cost, self.cur, stop_when_feasible)
+                self.best, self.best_cost, self.cur, stop_when_feasible, pr.hold)
             self.moves = done
             if stuck or (stop_when_feasible and self.found):
                 return
@@ -412,7 +415,7 @@ class Tabu:
 
 @njit
 def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenures, up, down,
-          base, best, best_cost, cur, stop_feasible):  # pragma: no cover  (compiled)
+          base, best, best_cost, cur, stop_feasible, hold):  # pragma: no cover  (compiled)
     """``iters`` moves of the tabu search from move number ``it0`` (module docstring):
     move ``t`` evaluates the swaps of the orders ``picks[t]`` and makes its move tabu for
     ``tenures[t]`` moves. Updates the assignment ``a``, the loads, weights and tabu list in
@@ -498,8 +501,10 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
             if load[i] > cap[i] + 1e-9:
                 feas = False
                 alpha[i] *= up
-            else:
-                alpha[i] = max(alpha[i] * down, 1e-6 * base)
+        if feas or not hold:
+            for i in range(m):
+                if load[i] <= cap[i] + 1e-9:
+                    alpha[i] = max(alpha[i] * down, 1e-6 * base)
         if feas and cur < best_cost[0] - 1e-9:
             # the running cost drifts by rounding: recompute it exactly
             exact = 0.0
