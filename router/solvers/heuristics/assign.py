@@ -10,8 +10,10 @@ capacity overload (strategic oscillation, as in the GAP literature): every move 
 all shifts and the swaps of ``TabuParams.swaps`` orders drawn at random, and takes the best
 one not tabu (a job may not return to the node it left for a random tenure, unless that
 gives a feasible plan better than the best); the weight of a node's overload grows while it
-is overloaded and shrinks while it is not, so the search crosses the infeasible region and
-comes back. :func:`repair` stops at the first feasible plan; :func:`improve` keeps the best
+is overloaded, and the weights of the nodes within capacity shrink while the whole plan is
+feasible (``TabuParams.hold``; shrinking them while another node is overloaded lets the
+search stay overloaded for good), so the search crosses the infeasible region and comes
+back. :func:`repair` stops at the first feasible plan; :func:`improve` keeps the best
 feasible plan until its budget ends (a clock checked every ``TabuParams.chunk`` moves, or a
 number of moves: one work unit each, so that a work budget repeats exactly).
 
