@@ -107,15 +107,24 @@ class ShipmentTable:
     line_qty: np.ndarray
 
     def __post_init__(self) -> None:
-        ns = len(self.order)
-        if len(self.node) != ns or len(self.line_ptr) != ns + 1 \
-                or len(self.line_sku) != len(self.line_qty) \
-                or int(self.line_ptr[-1]) != len(self.line_sku):
-            raise ValueError("ShipmentTable: columns of inconsistent lengths")
         for name in ("order", "node", "line_ptr", "line_sku", "line_qty"):
-            a = np.array(getattr(self, name), dtype=np.int64)
+            a = np.asarray(getattr(self, name))
+            if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+                raise ValueError(f"ShipmentTable: {name} must be a 1-D integer array")
+            a = a.astype(np.int64)  # a copy: the caller's array stays writable
             a.setflags(write=False)
             object.__setattr__(self, name, a)
+        ns, ptr = len(self.order), self.line_ptr
+        if len(self.node) != ns or len(ptr) != ns + 1 \
+                or len(self.line_sku) != len(self.line_qty) \
+                or int(ptr[0]) != 0 or int(ptr[-1]) != len(self.line_sku) \
+                or bool((np.diff(ptr) < 0).any()):
+            raise ValueError("ShipmentTable: columns of inconsistent lengths")
+        for name, ids in (("order", self.order_ids), ("node", self.node_ids),
+                          ("line_sku", self.sku_ids)):
+            a = getattr(self, name)
+            if a.size and (int(a.min()) < 0 or int(a.max()) >= len(ids)):
+                raise ValueError(f"ShipmentTable: {name} holds a position outside its ids")
 
     def __len__(self) -> int:
         return len(self.order)
@@ -152,11 +161,9 @@ class _Shipments:
         if obj is None:
             raise AttributeError("shipments")  # the field has no default
         d = obj.__dict__
-        ships = d.get("_shipments")
-        if ships is None:
-            table = d.get("_table")
-            ships = d.get("shipments", ()) if table is None else table.shipments()
-            d["_shipments"] = ships
+        ships = d["_shipments"]
+        if ships is None and d["_table"] is not None:
+            ships = d["_shipments"] = d["_table"].shipments()
         return ships
 
     def __set__(self, obj: Any, value: tuple[Shipment, ...] | ShipmentTable) -> None:
@@ -205,10 +212,13 @@ class Plan:
         return table
 
     def with_stats(self, stats: RunStats) -> Plan:
-        """The same plan with other statistics (its shipments not made if not made yet)."""
+        """The same plan with other statistics (its table, and its shipments if made, kept)."""
         d = self.__dict__
-        ships = d["_table"] if d.get("_shipments") is None else d["_shipments"]
-        return dataclasses.replace(self, stats=stats, shipments=ships)
+        table = d["_table"]
+        plan = dataclasses.replace(self, stats=stats,
+                                   shipments=d["_shipments"] if table is None else table)
+        plan.__dict__["_shipments"] = d["_shipments"]
+        return plan
 
     @property
     def gap(self) -> float | None:
@@ -452,20 +462,18 @@ def _plan_lines(sku_ids: tuple[str, ...], sku: np.ndarray, qty: np.ndarray
         return [], [], np.zeros(0, dtype=np.int64)
     span = int(qty.max()) + 1
     size = span * len(sku_ids)
-    if int(qty.min()) < 0:  # (a table made by hand may hold anything)
-        rows, which = np.unique(np.stack((sku, qty), axis=1), axis=0, return_inverse=True)
-        u_sku, u_qty = rows[:, 0], rows[:, 1]
-    elif size <= 4 * len(sku) + 4096:  # pairs numbered through a table of every possible key
+    packable = int(qty.min()) >= 0 and size < 2**62  # (a table made by hand may hold anything)
+    if packable and size <= 4 * len(sku) + 4096:  # pairs numbered through a table of every key
         key = sku * span + qty
         seen = np.zeros(size, dtype=bool)
         seen[key] = True
         keys = np.flatnonzero(seen)
         which = (np.cumsum(seen) - 1)[key]
         u_sku, u_qty = keys // span, keys % span
-    elif size < 2**62:
+    elif packable:
         keys, which = np.unique(sku * span + qty, return_inverse=True)
         u_sku, u_qty = keys // span, keys % span
-    else:  # quantities too large to pack into one key
+    else:  # quantities too large (or negative) to pack into one key
         rows, which = np.unique(np.stack((sku, qty), axis=1), axis=0, return_inverse=True)
         u_sku, u_qty = rows[:, 0], rows[:, 1]
     objs = _make_all(PlanLine, {"sku": list(map(sku_ids.__getitem__, u_sku.tolist())),

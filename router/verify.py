@@ -3,7 +3,9 @@
 Nothing here uses the compiled arrays a solver saw, nor the columns compilation reads:
 distances, zones, eligibility, stock, capacities and cost are recomputed from the value objects
 (nodes, orders, lines, SKUs, zones) and the plan's shipments, over numpy arrays built here from
-those records, so a bug in compilation or in a solver cannot hide itself. Every rule is checked
+those records, so a bug in compilation or in a solver cannot hide itself. A plan that carries its
+shipments as columns (:attr:`router.plan.Plan.table`) is read from them: their ids are mapped to
+the records by id, as the ids of :class:`~router.plan.Shipment` objects are. Every rule is checked
 over whole arrays; a message is written only for an entry that breaks one. A distance within a
 hair of a zone edge or a radius is recomputed with the scalar formula
 (:func:`router.geo.haversine_km_scalar`), whose verdict on an edge is final, as in compilation;
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import attrgetter, eq
@@ -377,8 +379,8 @@ class _Entries:
     line_sku: np.ndarray
     line_q: np.ndarray
     line_ok: np.ndarray
-    ids: Any
-    line: Any
+    ids: Callable[[int], tuple[str, str]]
+    line: Callable[[int], Any]
 
 
 def _entries(r: _Records, plan: Plan) -> _Entries:

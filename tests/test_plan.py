@@ -206,6 +206,8 @@ def test_a_built_plan_keeps_its_columns_and_makes_the_same_shipments() -> None:
     fresh = solved("split")
     assert fresh.with_stats(fresh.stats).table is fresh.table  # nothing made
     assert "_shipments" in fresh.__dict__ and fresh.__dict__["_shipments"] is None
+    kept = plan.with_stats(plan.stats)  # made already: table and objects both kept
+    assert kept.table is t and kept.__dict__["_shipments"] is ships
     back = pickle.loads(pickle.dumps(fresh))
     assert back == fresh and back.table is not None
     assert back.shipments == ships
@@ -215,9 +217,16 @@ def test_a_built_plan_keeps_its_columns_and_makes_the_same_shipments() -> None:
 def test_shipment_table_checks_its_columns() -> None:
     from router.plan import ShipmentTable
 
+    z1, one = np.zeros(1, dtype=int), np.ones(1, dtype=int)
     with pytest.raises(ValueError, match="inconsistent"):
-        ShipmentTable(("O",), ("N",), ("S",), np.zeros(1), np.zeros(1), np.array([0, 2]),
-                      np.zeros(1), np.ones(1))
-    empty = ShipmentTable((), (), (), np.zeros(0), np.zeros(0), np.zeros(1), np.zeros(0),
-                          np.zeros(0))
+        ShipmentTable(("O",), ("N",), ("S",), z1, z1, np.array([0, 2]), z1, one)
+    with pytest.raises(ValueError, match="inconsistent"):  # line ranges run backwards
+        ShipmentTable(("O",), ("N",), ("S",), np.zeros(2, dtype=int), np.zeros(2, dtype=int),
+                      np.array([0, 1, 0]), np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match="outside its ids"):
+        ShipmentTable(("O",), ("N",), ("S",), one, z1, np.array([0, 1]), z1, one)
+    with pytest.raises(ValueError, match="integer"):
+        ShipmentTable(("O",), ("N",), ("S",), z1, z1, np.array([0, 1]), z1, np.ones(1))
+    empty = ShipmentTable((), (), (), np.zeros(0), np.zeros(0), np.zeros(1, dtype=int),
+                          np.zeros(0), np.zeros(0))
     assert empty.shipments() == ()
