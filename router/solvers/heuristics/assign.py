@@ -415,6 +415,27 @@ class Tabu:
                 return
 
 
+def warm_up() -> None:
+    """Load (or, the first time after an install, compile) the tabu search's loop on a
+    2-node, 3-order batch, with the argument types of :meth:`Tabu.run`, so that the first
+    assignment batch does not pay for it within its budget."""
+    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])
+    M = _Tiny(cost, np.ones_like(cost), np.array([2.0, 2.0]))
+    Tabu(M, np.array([0, 0, 1], dtype=np.int64), 0).run(None, 2)
+
+
+class _Tiny(Matrices):
+    """Dense matrices given directly (for :func:`warm_up`)."""
+
+    def __init__(self, cost: np.ndarray, res: np.ndarray, cap: np.ndarray) -> None:
+        self.m, self.n = cost.shape
+        self.cost, self.res, self.cap = cost, res, cap
+        self.ok = np.ones(cost.shape, dtype=bool)
+        self.eid = np.arange(self.m * self.n, dtype=np.int64).reshape(self.m, self.n)
+        self.penalty = np.full(self.n, np.inf)
+        self._t = None
+
+
 @njit
 def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenures, up, down,
           base, best, best_cost, cur, stop_feasible, hold):  # pragma: no cover  (compiled)

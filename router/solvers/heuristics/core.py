@@ -813,8 +813,9 @@ _TINY: dict[str, Any] = {
 
 
 def warm_up() -> None:
-    """Load the compiled loops of compilation and of the bidding rounds (compile them, the
-    first time after an install) on a tiny batch, so that no real batch pays for it. Runs
+    """Load the compiled loops of compilation, of the bidding rounds and of the tabu search
+    of assignment batches (compile them, the first time after an install) on tiny batches,
+    so that no real batch pays for it. Runs
     once, when this module is imported (with :mod:`router`). Where numba fails, the numpy
     paths are used instead and the failure is logged."""
     if not jit.ENABLED:
@@ -827,6 +828,9 @@ def warm_up() -> None:
         st = State(p)
         insert_orders(p, st, np.arange(p.n_orders), true_prices(p), engine="jit")
         feasible(p, st.x)
+        from router.solvers.heuristics import assign
+
+        assign.warm_up()
     except Exception:  # pragma: no cover  (a broken numba installation)
         log.warning("compiled loops unavailable; using the numpy paths", exc_info=True)
         jit.ENABLED = False
