@@ -631,11 +631,12 @@ def _line_pools(line_sku, line_key, sku_ptr, free_pool, loc_key, loc_pool, loc_s
         if ne + k > len(out):
             size = max(2 * len(out), ne + k)
             grown = np.empty(size, dtype=np.int64)
-            grown[:ne] = out[:ne]
+            grown_line = np.empty(size, dtype=np.int64)
+            for i in range(ne):  # (element loops: a slice copy compiles numba's shape checks)
+                grown[i] = out[i]
+                grown_line[i] = out_line[i]
             out = grown
-            grown = np.empty(size, dtype=np.int64)
-            grown[:ne] = out_line[:ne]
-            out_line = grown
+            out_line = grown_line
         for i in range(k):
             out[ne + i] = buf[i]
             out_line[ne + i] = ln

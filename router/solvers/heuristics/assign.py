@@ -536,7 +536,8 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
             cur = exact
             if cur < best_cost[0] - 1e-9:
                 best_cost[0] = cur
-                best[:] = a
+                for j in range(n):
+                    best[j] = a[j]
             if stop_feasible:
                 return it, cur, False
     return it, cur, False
