@@ -417,23 +417,13 @@ class Tabu:
 
 def warm_up() -> None:
     """Load (or, the first time after an install, compile) the tabu search's loop on a
-    2-node, 3-order batch, with the argument types of :meth:`Tabu.run`, so that the first
-    assignment batch does not pay for it within its budget."""
-    cost = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])
-    M = _Tiny(cost, np.ones_like(cost), np.array([2.0, 2.0]))
+    2-node, 3-order GAP batch, so that the first assignment batch does not pay for it within
+    its budget."""
+    from router.compile import compile_problem
+    from router.io.read import parse_gap
+
+    M = Matrices(compile_problem(parse_gap("2 3  1 2 3  2 1 3  1 1 1  1 1 1  2 2", "warm-up")))
     Tabu(M, np.array([0, 0, 1], dtype=np.int64), 0).run(None, 2)
-
-
-class _Tiny(Matrices):
-    """Dense matrices given directly (for :func:`warm_up`)."""
-
-    def __init__(self, cost: np.ndarray, res: np.ndarray, cap: np.ndarray) -> None:
-        self.m, self.n = cost.shape
-        self.cost, self.res, self.cap = cost, res, cap
-        self.ok = np.ones(cost.shape, dtype=bool)
-        self.eid = np.arange(self.m * self.n, dtype=np.int64).reshape(self.m, self.n)
-        self.penalty = np.full(self.n, np.inf)
-        self._t = None
 
 
 @njit
