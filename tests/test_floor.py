@@ -205,12 +205,11 @@ def test_unknown_engine() -> None:
 def test_import_loads_the_tabu_loop_with_the_types_of_a_real_search() -> None:
     """Importing router loads the tabu search's compiled loop, and a search on a real GAP
     batch runs that very specialisation (no compilation inside a batch's budget)."""
-    from router.io.read import load
     from router.solvers.heuristics import assign
 
     loaded = list(assign._tabu.signatures)
     assert loaded
-    p = compile_problem(load(gap_path("c05100"), format="gap"))
+    p = compile_problem(router.load(gap_path("c05100"), format="gap"))
     M = assign.Matrices(p)
     rng = np.random.default_rng(0)
     a = assign.repair(M, assign.regret_assign(M), rng)

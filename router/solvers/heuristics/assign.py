@@ -526,7 +526,7 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
             cur = exact
             if cur < best_cost[0] - 1e-9:
                 best_cost[0] = cur
-                for j in range(n):
+                for j in range(n):  # (not a slice copy: numba would compile its shape checks)
                     best[j] = a[j]
             if stop_feasible:
                 return it, cur, False
