@@ -119,7 +119,8 @@ class ShipmentTable:
                 or len(self.line_sku) != len(self.line_qty) \
                 or int(ptr[0]) != 0 or int(ptr[-1]) != len(self.line_sku) \
                 or bool((np.diff(ptr) < 0).any()):
-            raise ValueError("ShipmentTable: columns of inconsistent lengths")
+            raise ValueError("ShipmentTable: columns of inconsistent lengths, or line ranges "
+                             "that do not start at 0 and run forwards")
         for name, ids in (("order", self.order_ids), ("node", self.node_ids),
                           ("line_sku", self.sku_ids)):
             a = getattr(self, name)
