@@ -33,10 +33,13 @@ def line_shipped(problem: Problem, x: np.ndarray) -> np.ndarray:
     return np.bincount(problem.e_line, weights=x, minlength=problem.n_lines).astype(np.int64)
 
 
-def cost(problem: Problem, x: np.ndarray) -> Cost:
-    """Cost of ``x`` (unfilled units of a must-fill line cost ``inf``)."""
+def cost(problem: Problem, x: np.ndarray, shipped: np.ndarray | None = None) -> Cost:
+    """Cost of ``x`` (unfilled units of a must-fill line cost ``inf``); ``shipped``: the
+    units shipped per line (:func:`line_shipped`), where the caller has them already."""
     used = arc_units(problem, x) > 0
-    unfilled = problem.line_qty - line_shipped(problem, x)
+    if shipped is None:
+        shipped = line_shipped(problem, x)
+    unfilled = problem.line_qty - shipped
     pen = problem.line_penalty
     with np.errstate(invalid="ignore"):
         unf = float(np.where(unfilled > 0, unfilled * pen, 0.0).sum())

@@ -25,6 +25,7 @@ from router.compile import Problem
 from router.contract import RunStats, Status, Termination, relative_gap
 from router.errors import InputError
 from router.evaluate import cost as compiled_cost
+from router.evaluate import line_shipped
 from router.io.atomic import write_text_atomic
 from router.io.safe import json_value, read_text
 from router.limits import MAX_FILE_BYTES, MAX_INT, MAX_STATS_DEPTH
@@ -427,7 +428,8 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
                     lower_bound=lower_bound, cost=None, shipments=(), unfilled=(), stats=stats,
                     termination=termination, source=source)
     x = np.asarray(x, dtype=np.int64)
-    c = compiled_cost(problem, x)
+    shipped = line_shipped(problem, x)
+    c = compiled_cost(problem, x, shipped)
     nz = np.flatnonzero(x > 0)  # sorted by (line, node); regroup by (order, node)
     arcs = problem.e_arc[nz]
     by_arc = np.argsort(arcs, kind="stable")
@@ -439,7 +441,6 @@ def build_plan(problem: Problem, solver: str, status: Status | str, x: np.ndarra
     table = ShipmentTable(oids, problem.node_ids, sids, problem.arc_order[ship_arcs],
                           problem.arc_node[ship_arcs], np.append(starts, n),
                           problem.line_sku[problem.e_line[nz]], x[nz])
-    shipped = np.bincount(problem.e_line, weights=x, minlength=problem.n_lines).astype(np.int64)
     short = problem.line_qty - shipped
     gone = np.flatnonzero(short > 0)
     with _collector_paused():
