@@ -257,6 +257,19 @@ def test_tiny_time_limit_still_gives_a_verified_plan(
 
 
 @pytest.mark.parametrize("solver", ORTOOLS)
+def test_an_engine_stopped_by_its_time_limit_says_so(solver: str) -> None:
+    """A run the clock stopped before a proof reports limit=time, whichever engine (CP-SAT
+    does not name the limit it reached)."""
+    inst = router.load(gap_path("d20100"), format="gap")  # no engine proves it in 0.5 s
+    plan = router.solve(inst, solver=solver, time_limit=0.5)
+    check_plan(inst, plan)
+    assert plan.termination is not None
+    if plan.status != "optimal":
+        assert plan.termination.reason == Reason.LIMIT
+        assert plan.termination.limit == "time"
+
+
+@pytest.mark.parametrize("solver", ORTOOLS)
 def test_warm_start_is_never_lost(solver: str,
                                   medium: tuple[router.Instance, router.Problem]) -> None:
     """With a start and a limit too short to improve it, the answer is at least as good."""

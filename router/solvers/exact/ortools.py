@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 HIGHS, GSCIP, CP_SAT = "HIGHS", "GSCIP", "CP_SAT"
 _LABEL = {HIGHS: "HiGHS via OR-Tools MathOpt", GSCIP: "SCIP via OR-Tools MathOpt",
           CP_SAT: "CP-SAT via OR-Tools MathOpt"}
+_TIME_LIMIT_REACHED = 0.95
+"""An engine that stopped on an unnamed limit after this share of its time limit was stopped
+by the clock."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,11 @@ def run_mathopt(model: MipModel, solver: str, start: np.ndarray | None,
     limit_name = result_pb2.LimitProto.Name(res.termination.limit)
     lim = {"LIMIT_TIME": Limit.TIME, "LIMIT_NODE": Limit.WORK, "LIMIT_ITERATION": Limit.WORK,
            "LIMIT_INTERRUPTED": Limit.INTERRUPTED}.get(limit_name, Limit.NONE)
+    if lim == Limit.NONE and status in (FEASIBLE, NO_SOLUTION) and limit is not None \
+            and solve >= _TIME_LIMIT_REACHED * limit:
+        # MathOpt's FEASIBLE and NO_SOLUTION_FOUND mean a limit stopped the engine; CP-SAT
+        # does not say which (LIMIT_UNDETERMINED): with its time used up, it was the clock
+        lim = Limit.TIME
     extra: dict[str, Any] = {"engine_limit": limit_name}
     if relax:
         values = None  # an LP solution is not a plan
