@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from router.compile import Problem, freeze_arrays
+from router.evaluate import arc_units
 
 ROW_KINDS = ("fill", "link", "carry", "stock", "pkg", "cap", "opkg")
 
@@ -112,8 +113,7 @@ class MipModel:
         """The column values of a solution ``x`` (units per line-arc): a complete MIP start."""
         x = np.asarray(x, dtype=np.float64)
         v = np.zeros(self.n_cols, dtype=np.float64)
-        units = np.bincount(problem.e_arc, weights=x, minlength=problem.n_arcs)
-        v[self.arc_col] = (units > 0).astype(np.float64)
+        v[self.arc_col] = (arc_units(problem, x) > 0).astype(np.float64)
         v[self.e_col] = np.maximum(v[self.e_col], x)  # merged columns: x == y
         shipped = np.bincount(problem.e_line, weights=x, minlength=problem.n_lines)
         has_u = self.line_u_col >= 0

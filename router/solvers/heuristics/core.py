@@ -44,6 +44,7 @@ import numpy as np
 from router import jit
 from router.compile import Problem, expand_ranges
 from router.contract import Budget
+from router.evaluate import arc_units, line_shipped
 from router.solvers.heuristics import kernels
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class State:
             return
         self.x = np.asarray(x, dtype=np.int64).copy()
         x = self.x
-        self.arc_units = np.bincount(p.e_arc, weights=x, minlength=p.n_arcs).astype(np.int64)
+        self.arc_units = arc_units(p, x).astype(np.int64)
         used = self.arc_units > 0
         self.pool_left = p.pool_qty - np.bincount(p.e_pool, weights=x,
                                                   minlength=len(p.pool_qty))
@@ -99,8 +100,7 @@ class State:
         self.node_pk_left = p.node_max_packages - np.bincount(p.arc_node[used],
                                                               minlength=p.n_nodes)
         self.order_npk = np.bincount(p.arc_order[used], minlength=p.n_orders).astype(np.int64)
-        self.line_need = p.line_qty - np.bincount(p.e_line, weights=x,
-                                                  minlength=p.n_lines).astype(np.int64)
+        self.line_need = p.line_qty - line_shipped(p, x)
 
     def copy(self) -> State:
         s = State.__new__(State)
@@ -756,7 +756,7 @@ def complete_must_fill(p: Problem, x: np.ndarray, rng: np.random.Generator | int
     generator, or the seed of one (made only where there is something to fill)."""
     if not p.must_fill:
         return x  # a routing batch
-    short = (p.line_qty - np.bincount(p.e_line, weights=x, minlength=p.n_lines)) > 0
+    short = (p.line_qty - line_shipped(p, x)) > 0
     if not (short & np.isinf(p.line_penalty)).any():
         return x
     from router.solvers.heuristics import assign
