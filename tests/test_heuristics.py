@@ -315,6 +315,29 @@ def test_tabu_repair_and_improve_on_gap(name: str) -> None:
         assert M.total(b) >= optima[name] - 1e-9
 
 
+@pytest.mark.parametrize("eject, after", [(True, [1, 2, 2]), (False, [0, 2, 2])])
+def test_tabu_ejection_move(eject: bool, after: list[int]) -> None:
+    """One move of the tabu search: order 0 may only reach its cheap node 1 (full with
+    order 1) if order 1 moves on to node 2; neither a shift nor a swap does it (swapping
+    order 1 onto node 0 costs 100), so without ejection moves the best move is the shift
+    of order 1 to node 2 (+1), and with them the move reaches the optimum 6 at once."""
+    import dataclasses
+
+    from router.io.read import parse_gap
+    from router.solvers.heuristics import assign
+
+    text = "3 3  10 100 100  0 5 100  100 6 0  1 1 1  1 1 1  1 1 1  1 1 2"
+    M = assign.Matrices(compile_problem(parse_gap(text, "ejection")))
+    start = np.array([0, 1, 2], dtype=np.int64)
+    assert M.total(start) == 15
+    search = assign.Tabu(M, start, seed=0,
+                         params=dataclasses.replace(assign.TABU, eject=eject))
+    search.run(None, 1)
+    assert search.a.tolist() == after
+    assert M.total(search.a) == (6 if eject else 16)
+    assert search.best_cost_value == (6 if eject else 15)
+
+
 @pytest.mark.parametrize("name", ["d05100", "e05100"])
 def test_tabu_and_numpy_repair_both_complete_gap(name: str, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:

@@ -5,10 +5,11 @@ dense (node x order) matrices: *shift* (move an order to another node) and *swap
 the nodes of two orders).
 
 Where the compiled loops are enabled (:mod:`router.jit`), both :func:`repair` and
-:func:`improve` run a tabu search over shift and swap moves on the cost plus a weighted
-capacity overload (strategic oscillation, as in the GAP literature): every move evaluates
-all shifts and the swaps of ``TabuParams.swaps`` orders drawn at random, and takes the best
-one not tabu (a job may not return to the node it left for a random tenure, unless that
+:func:`improve` run a tabu search over shift, swap and ejection moves on the cost plus a
+weighted capacity overload (strategic oscillation, as in the GAP literature): every move
+evaluates all shifts, and for ``TabuParams.swaps`` orders drawn at random their swaps and
+their ejection chains of two (the order takes another order's node, that one moves on to
+its best third node; ``TabuParams.eject``), and takes the best one not tabu (a job may not return to the node it left for a random tenure, unless that
 gives a feasible plan better than the best); the weight of a node's overload grows while it
 is overloaded, and the weights of the nodes within capacity shrink while the whole plan is
 feasible (``TabuParams.hold``; shrinking them while another node is overloaded lets the
@@ -333,6 +334,9 @@ class TabuParams(Params):
     down: float = param(0.995, lo=0.0, hi=1.0, doc="and shrinks by this one while it is not")
     chunk: int = param(256, lo=1, doc="moves between two looks at the clock")
     polish: float = param(0.25, lo=0.0, doc="moves per order when no budget is given")
+    eject: bool = param(True, doc="ejection chains of two orders too: an order drawn for "
+                                  "swaps takes another's node, that one going to its best "
+                                  "third node (not tabu)")
     hold: bool = param(True, doc="the weights of nodes within capacity shrink only while the "
                                  "whole plan is feasible (else the search can stay overloaded "
                                  "somewhere for good)")
@@ -380,6 +384,9 @@ class Tabu:
         n = M.n
         self.ten_lo = max(1, int(self.params.tenure * n))
         self.ten_hi = max(self.ten_lo + 1, int(2 * self.params.tenure * n))
+        # each order's best two ejection places and their costs (filled by every move)
+        self._scratch = (np.empty(n), np.empty(n), np.empty(n, dtype=np.int64),
+                         np.empty(n, dtype=np.int64))
 
     @property
     def found(self) -> bool:
@@ -409,7 +416,8 @@ class Tabu:
             done, self.cur, stuck = _tabu(
                 self.costT, self.resT, self.okT, self.M.cap, self.a, self.load, self.alpha,
                 self.tabu, self.moves, k, picks, tenures, pr.up, pr.down, self.base,
-                self.best, self.best_cost, self.cur, stop_when_feasible, pr.hold)
+                self.best, self.best_cost, self.cur, stop_when_feasible, pr.hold, pr.eject,
+                *self._scratch)
             self.moves = done
             if stuck or (stop_when_feasible and self.found):
                 return
@@ -428,7 +436,8 @@ def warm_up() -> None:
 
 @njit
 def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenures, up, down,
-          base, best, best_cost, cur, stop_feasible, hold):  # pragma: no cover  (compiled)
+          base, best, best_cost, cur, stop_feasible, hold, eject, e1, e2, k1,
+          k2):  # pragma: no cover  (compiled)
     """``iters`` moves of the tabu search from move number ``it0`` (module docstring):
     move ``t`` evaluates the swaps of the orders ``picks[t]`` and makes its move tabu for
     ``tenures[t]`` moves. Updates the assignment ``a``, the loads, weights and tabu list in
@@ -443,6 +452,7 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
         bj = -1
         bk = -1
         bj2 = -1
+        bk2 = -1
         for j in range(n):
             i = a[j]
             oi = max(0.0, load[i] - cap[i])
@@ -471,23 +481,65 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
                     bj = j
                     bk = k
                     bj2 = -1
+        if eject:
+            # the best two places (not tabu) to eject each order to, at today's loads
+            for j in range(n):
+                i = a[j]
+                e1[j] = np.inf
+                e2[j] = np.inf
+                k1[j] = -1
+                k2[j] = -1
+                for k in range(m):
+                    if k == i or not okT[j, k] or tabu[j, k] > it:
+                        continue
+                    e = costT[j, k] + alpha[k] * (max(0.0, load[k] + resT[j, k] - cap[k])
+                                                  - max(0.0, load[k] - cap[k]))
+                    if e < e1[j]:
+                        e2[j] = e1[j]
+                        k2[j] = k1[j]
+                        e1[j] = e
+                        k1[j] = k
+                    elif e < e2[j]:
+                        e2[j] = e
+                        k2[j] = k
         for t in range(n_swap):
             j1 = picks[it - it0, t]
             i1 = a[j1]
+            o1 = max(0.0, load[i1] - cap[i1])
+            out1 = alpha[i1] * (max(0.0, load[i1] - resT[j1, i1] - cap[i1]) - o1) \
+                - costT[j1, i1]
             for j2 in range(n):
                 i2 = a[j2]
-                if i2 == i1 or not okT[j1, i2] or not okT[j2, i1]:
+                if i2 == i1 or not okT[j1, i2] or tabu[j1, i2] > it:
                     continue
-                nl1 = load[i1] - resT[j1, i1] + resT[j2, i1]
                 nl2 = load[i2] - resT[j2, i2] + resT[j1, i2]
-                d = (costT[j1, i2] + costT[j2, i1] - costT[j1, i1] - costT[j2, i2]
-                     + alpha[i1] * (max(0.0, nl1 - cap[i1]) - max(0.0, load[i1] - cap[i1]))
-                     + alpha[i2] * (max(0.0, nl2 - cap[i2]) - max(0.0, load[i2] - cap[i2])))
-                if d < bd - 1e-12 and tabu[j1, i2] <= it and tabu[j2, i1] <= it:
-                    bd = d
-                    bj = j1
-                    bk = i2
-                    bj2 = j2
+                in2 = costT[j1, i2] - costT[j2, i2] \
+                    + alpha[i2] * (max(0.0, nl2 - cap[i2]) - max(0.0, load[i2] - cap[i2]))
+                if okT[j2, i1] and tabu[j2, i1] <= it:
+                    nl1 = load[i1] - resT[j1, i1] + resT[j2, i1]
+                    d = (costT[j2, i1] - costT[j1, i1] + in2
+                         + alpha[i1] * (max(0.0, nl1 - cap[i1]) - o1))
+                    if d < bd - 1e-12:
+                        bd = d
+                        bj = j1
+                        bk = i2
+                        bj2 = j2
+                        bk2 = i1
+                if eject:
+                    # j1 takes j2's place, j2 goes to a third node
+                    k3 = k1[j2]
+                    e = e1[j2]
+                    if k3 == i1:
+                        k3 = k2[j2]
+                        e = e2[j2]
+                    if k3 >= 0:
+                        d = out1 + in2 + e
+                        if d < bd - 1e-12:
+                            bd = d
+                            bj = j1
+                            bk = i2
+                            bj2 = j2
+                            bk2 = k3
         if bj < 0:
             return it, cur, True
         ten = tenures[it - it0]
@@ -499,13 +551,15 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
             a[bj] = bk
             tabu[bj, i] = it + ten
         else:
+            # j1 to j2's node, j2 to bk2 (j1's node: a swap)
             i1 = a[bj]
             i2 = a[bj2]
-            load[i1] += resT[bj2, i1] - resT[bj, i1]
+            load[i1] -= resT[bj, i1]
             load[i2] += resT[bj, i2] - resT[bj2, i2]
-            cur += costT[bj, i2] + costT[bj2, i1] - costT[bj, i1] - costT[bj2, i2]
+            load[bk2] += resT[bj2, bk2]
+            cur += costT[bj, i2] + costT[bj2, bk2] - costT[bj, i1] - costT[bj2, i2]
             a[bj] = i2
-            a[bj2] = i1
+            a[bj2] = bk2
             tabu[bj, i1] = it + ten
             tabu[bj2, i2] = it + ten
         it += 1
