@@ -338,6 +338,31 @@ def test_tabu_ejection_move(eject: bool, after: list[int]) -> None:
     assert search.best_cost_value == (6 if eject else 15)
 
 
+def test_tabu_resumes_from_its_best_plan() -> None:
+    """A search that finds no better plan for ``restart`` moves per order goes back to its
+    best plan with fresh weights (loads kept consistent); a run by moves still repeats, and
+    without restarts none happens."""
+    import dataclasses
+
+    from router.solvers.heuristics import assign
+
+    p = compile_problem(router.load(gap_path("d10100"), format="gap"))
+    M = assign.Matrices(p)
+    a = assign.repair(M, np.full(M.n, -1), np.random.default_rng(1), max_iter=50_000)
+    assert a is not None
+    found = []
+    for restart in (0.5, 0.5, 0.0):
+        search = assign.Tabu(M, a, seed=3,
+                             params=dataclasses.replace(assign.TABU, restart=restart))
+        search.run(None, 3_000)
+        assert np.allclose(search.load, M.load(search.a))
+        assert violations(p, M.to_x(p, search.best)) == []
+        assert search.best_cost_value == pytest.approx(M.total(search.best))
+        assert (search.restarts > 0) == (restart > 0)
+        found.append(search.best.tolist())
+    assert found[0] == found[1]
+
+
 @pytest.mark.parametrize("name", ["d05100", "e05100"])
 def test_tabu_and_numpy_repair_both_complete_gap(name: str, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:

@@ -9,14 +9,17 @@ Where the compiled loops are enabled (:mod:`router.jit`), both :func:`repair` an
 weighted capacity overload (strategic oscillation, as in the GAP literature): every move
 evaluates all shifts, and for ``TabuParams.swaps`` orders drawn at random their swaps and
 their ejection chains of two (the order takes another order's node, that one moves on to
-its best third node; ``TabuParams.eject``), and takes the best one not tabu (a job may not return to the node it left for a random tenure, unless that
-gives a feasible plan better than the best); the weight of a node's overload grows while it
-is overloaded, and the weights of the nodes within capacity shrink while the whole plan is
-feasible (``TabuParams.hold``; shrinking them while another node is overloaded lets the
-search stay overloaded for good), so the search crosses the infeasible region and comes
-back. :func:`repair` stops at the first feasible plan; :func:`improve` keeps the best
-feasible plan until its budget ends (a clock checked every ``TabuParams.chunk`` moves, or a
-number of moves: one work unit each, so that a work budget repeats exactly).
+its best third node; ``TabuParams.eject``), and takes the best one not tabu (a job may not
+return to the node it left for a random tenure, unless that gives a feasible plan better
+than the best); the weight of a node's overload grows while it is overloaded, and the
+weights of the nodes within capacity shrink while the whole plan is feasible
+(``TabuParams.hold``; shrinking them while another node is overloaded lets the search stay
+overloaded for good), so the search crosses the infeasible region and comes back; after
+``TabuParams.restart`` moves per order without a better plan it resumes from its best plan
+with fresh weights and tabu list. :func:`repair` stops at the first feasible plan;
+:func:`improve` keeps the best feasible plan until its budget ends (a clock checked every
+``TabuParams.chunk`` moves, or a number of moves: one work unit each, so that a work budget
+repeats exactly).
 
 Their numpy twins (``ROUTER_JIT=0``): :func:`repair` minimises the capacity overload (then
 the cost) with shift and swap moves and seeded random kicks; :func:`improve` is a
@@ -337,6 +340,9 @@ class TabuParams(Params):
     eject: bool = param(True, doc="ejection chains of two orders too: an order drawn for "
                                   "swaps takes another's node, that one going to its best "
                                   "third node (not tabu)")
+    restart: float = param(200.0, lo=0.0, doc="moves per order without a better plan after "
+                                              "which the search resumes from its best plan "
+                                              "with fresh weights and tabu list (0: never)")
     hold: bool = param(True, doc="the weights of nodes within capacity shrink only while the "
                                  "whole plan is feasible (else the search can stay overloaded "
                                  "somewhere for good)")
@@ -380,6 +386,8 @@ class Tabu:
         feasible = bool(np.all(self.load <= M.cap + 1e-9))
         self.best_cost = np.array([self.cur if feasible else np.inf])
         self.moves = 0
+        self.improved_at = 0  # the move that last found a better plan
+        self.restarts = 0
         self.seed = seed
         n = M.n
         self.ten_lo = max(1, int(self.params.tenure * n))
@@ -413,14 +421,30 @@ class Tabu:
             rng = np.random.default_rng((self.seed, self.moves))
             picks = rng.integers(0, self.M.n, size=(k, pr.swaps))
             tenures = rng.integers(self.ten_lo, self.ten_hi + 1, size=k)
+            before = self.best_cost[0]
             done, self.cur, stuck = _tabu(
                 self.costT, self.resT, self.okT, self.M.cap, self.a, self.load, self.alpha,
                 self.tabu, self.moves, k, picks, tenures, pr.up, pr.down, self.base,
                 self.best, self.best_cost, self.cur, stop_when_feasible, pr.hold, pr.eject,
                 *self._scratch)
+            if self.best_cost[0] < before:
+                self.improved_at = done
             self.moves = done
             if stuck or (stop_when_feasible and self.found):
                 return
+            if pr.restart > 0 and self.found \
+                    and self.moves - self.improved_at >= pr.restart * self.M.n:
+                self._resume_from_best()
+
+    def _resume_from_best(self) -> None:
+        """Intensify: back to the best plan, with the weights and tabu list of a new search."""
+        self.a[:] = self.best
+        self.load[:] = self.M.load(self.a)
+        self.cur = float(self.M.total(self.a))
+        self.alpha[:] = self.base
+        self.tabu[:] = 0
+        self.improved_at = self.moves
+        self.restarts += 1
 
 
 def warm_up() -> None:
