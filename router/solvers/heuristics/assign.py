@@ -482,12 +482,28 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
             oi = max(0.0, load[i] - cap[i])
             ni = max(0.0, load[i] - resT[j, i] - cap[i])
             di = alpha[i] * (ni - oi) - costT[j, i]
+            if eject:
+                # and the best two places (not tabu) to eject the order to, at these loads
+                e1[j] = np.inf
+                e2[j] = np.inf
+                k1[j] = -1
+                k2[j] = -1
             for k in range(m):
                 if k == i or not okT[j, k]:
                     continue
                 ok_ = max(0.0, load[k] - cap[k])
                 nk = max(0.0, load[k] + resT[j, k] - cap[k])
                 d = di + costT[j, k] + alpha[k] * (nk - ok_)
+                if eject and tabu[j, k] <= it:
+                    e = costT[j, k] + alpha[k] * (nk - ok_)
+                    if e < e1[j]:
+                        e2[j] = e1[j]
+                        k2[j] = k1[j]
+                        e1[j] = e
+                        k1[j] = k
+                    elif e < e2[j]:
+                        e2[j] = e
+                        k2[j] = k
                 if d < bd - 1e-12:
                     if tabu[j, k] > it:
                         # aspiration: a feasible plan better than the best
@@ -505,27 +521,6 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
                     bj = j
                     bk = k
                     bj2 = -1
-        if eject:
-            # the best two places (not tabu) to eject each order to, at today's loads
-            for j in range(n):
-                i = a[j]
-                e1[j] = np.inf
-                e2[j] = np.inf
-                k1[j] = -1
-                k2[j] = -1
-                for k in range(m):
-                    if k == i or not okT[j, k] or tabu[j, k] > it:
-                        continue
-                    e = costT[j, k] + alpha[k] * (max(0.0, load[k] + resT[j, k] - cap[k])
-                                                  - max(0.0, load[k] - cap[k]))
-                    if e < e1[j]:
-                        e2[j] = e1[j]
-                        k2[j] = k1[j]
-                        e1[j] = e
-                        k1[j] = k
-                    elif e < e2[j]:
-                        e2[j] = e
-                        k2[j] = k
         for t in range(n_swap):
             j1 = picks[it - it0, t]
             i1 = a[j1]
@@ -539,18 +534,17 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
                 nl2 = load[i2] - resT[j2, i2] + resT[j1, i2]
                 in2 = costT[j1, i2] - costT[j2, i2] \
                     + alpha[i2] * (max(0.0, nl2 - cap[i2]) - max(0.0, load[i2] - cap[i2]))
+                # j2's move: to j1's node (a swap), or (ejection) to its best third node
+                dk = np.inf
+                kk = -1
                 if okT[j2, i1] and tabu[j2, i1] <= it:
                     nl1 = load[i1] - resT[j1, i1] + resT[j2, i1]
                     d = (costT[j2, i1] - costT[j1, i1] + in2
                          + alpha[i1] * (max(0.0, nl1 - cap[i1]) - o1))
                     if d < bd - 1e-12:
-                        bd = d
-                        bj = j1
-                        bk = i2
-                        bj2 = j2
-                        bk2 = i1
+                        dk = d
+                        kk = i1
                 if eject:
-                    # j1 takes j2's place, j2 goes to a third node
                     k3 = k1[j2]
                     e = e1[j2]
                     if k3 == i1:
@@ -558,12 +552,15 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
                         e = e2[j2]
                     if k3 >= 0:
                         d = out1 + in2 + e
-                        if d < bd - 1e-12:
-                            bd = d
-                            bj = j1
-                            bk = i2
-                            bj2 = j2
-                            bk2 = k3
+                        if d < min(bd, dk) - 1e-12:
+                            dk = d
+                            kk = k3
+                if kk >= 0:
+                    bd = dk
+                    bj = j1
+                    bk = i2
+                    bj2 = j2
+                    bk2 = kk
         if bj < 0:
             return it, cur, True
         ten = tenures[it - it0]
