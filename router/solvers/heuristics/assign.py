@@ -340,7 +340,7 @@ class TabuParams(Params):
     eject: bool = param(True, doc="ejection chains of two orders too: an order drawn for "
                                   "swaps takes another's node, that one going to its best "
                                   "third node (not tabu)")
-    restart: float = param(200.0, lo=0.0, doc="moves per order without a better plan after "
+    restart: float = param(5.0, lo=0.0, doc="moves per order without a better plan after "
                                               "which the search resumes from its best plan "
                                               "with fresh weights and tabu list (0: never)")
     hold: bool = param(True, doc="the weights of nodes within capacity shrink only while the "
