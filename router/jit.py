@@ -11,9 +11,9 @@ numba is not installed.
 
 Costs, measured by ``python -m benchmarks.floor_speed jit --update-results`` (benchmarks/results/jit_cost.json):
 importing numba and loading the cached loops, once per process when :mod:`router` is imported
-(:func:`router.solvers.heuristics.core.warm_up`; about 1.0 s of CPU beyond an import without
+(:func:`router.solvers.heuristics.core.warm_up`; about 0.6 s of CPU beyond an import without
 them, on the machine of that file), and compiling them once after an install or with an empty
-cache (about 34 s of CPU there).
+cache (about 21 s of CPU there).
 """
 
 from __future__ import annotations
