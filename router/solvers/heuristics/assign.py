@@ -341,8 +341,8 @@ class TabuParams(Params):
                                   "swaps takes another's node, that one going to its best "
                                   "third node (not tabu)")
     restart: float = param(5.0, lo=0.0, doc="moves per order without a better plan after "
-                                              "which the search resumes from its best plan "
-                                              "with fresh weights and tabu list (0: never)")
+                                            "which the search resumes from its best plan "
+                                            "with fresh weights and tabu list (0: never)")
     hold: bool = param(True, doc="the weights of nodes within capacity shrink only while the "
                                  "whole plan is feasible (else the search can stay overloaded "
                                  "somewhere for good)")
