@@ -493,9 +493,9 @@ def _tabu(costT, resT, okT, cap, a, load, alpha, tabu, it0, iters, picks, tenure
                     continue
                 ok_ = max(0.0, load[k] - cap[k])
                 nk = max(0.0, load[k] + resT[j, k] - cap[k])
-                d = di + costT[j, k] + alpha[k] * (nk - ok_)
+                e = costT[j, k] + alpha[k] * (nk - ok_)  # the order's cost of joining k
+                d = di + e
                 if eject and tabu[j, k] <= it:
-                    e = costT[j, k] + alpha[k] * (nk - ok_)
                     if e < e1[j]:
                         e2[j] = e1[j]
                         k2[j] = k1[j]
