@@ -272,6 +272,8 @@ def test_default_runs_folder_is_ignored_by_git() -> None:
     assert cli.RUNS_DIR.parent == cli.DEFAULT_OUT
 
 
+_REPO = Path(__file__).resolve().parent.parent
+
 # Every script of benchmarks/ at a tiny size (the measurement stubbed where even the smallest
 # run is slow), with its output options: (script, arguments, stubs, merged file or None).
 SCRIPT_RUNS = [
@@ -302,6 +304,8 @@ SCRIPT_RUNS = [
      None),
     ("explain_speed", [], {"measure": lambda *a: {"batch": "stub"}}, None),
     ("overrun", ["--presets", ""], {}, None),
+    ("mip_check", [str(_REPO / "instances" / "hand" / "split.yaml"),
+                   str(_REPO / "tests" / "data" / "plan_split.json"), "--claim", "12"], {}, None),
 ]
 
 
@@ -367,3 +371,23 @@ def test_a_benchmark_writes_the_committed_results_only_when_told(
     if merged:
         assert _keys(runs[0] / merged) <= _keys(committed / merged)
     assert _stamped(real) == real_before, "wrote the real benchmarks/results"
+
+
+def test_mip_check_finds_a_good_plan_feasible_in_the_model_at_its_cost(tmp_path: Path) -> None:
+    """The hand-computed optimum of split.yaml (cost 11) passes every row and column bound of
+    the MIP model at the same objective, and HiGHS with its columns fixed agrees; a plan that
+    ships one unit more than its line asks fails."""
+    from benchmarks import mip_check
+
+    inst = str(_REPO / "instances" / "hand" / "split.yaml")
+    good = _REPO / "tests" / "data" / "plan_split.json"
+    r = mip_check.check(inst, str(good))
+    assert r["usable"] and r["rows_violated"] == 0 and r["columns_out_of_bounds"] == 0
+    assert r["cost"] == pytest.approx(11.0) and r["model_objective"] == pytest.approx(11.0)
+    assert r["highs_fixed"]["objective"] == pytest.approx(11.0)
+    data = json.loads(good.read_text())
+    data["shipments"][0]["lines"][0]["qty"] += 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    r = mip_check.check(inst, str(bad))
+    assert not r["usable"] or r["problem_violations"] or r["rows_violated"] > 0
