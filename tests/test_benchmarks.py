@@ -272,8 +272,6 @@ def test_default_runs_folder_is_ignored_by_git() -> None:
     assert cli.RUNS_DIR.parent == cli.DEFAULT_OUT
 
 
-_REPO = Path(__file__).resolve().parent.parent
-
 # Every script of benchmarks/ at a tiny size (the measurement stubbed where even the smallest
 # run is slow), with its output options: (script, arguments, stubs, merged file or None).
 SCRIPT_RUNS = [
@@ -304,8 +302,8 @@ SCRIPT_RUNS = [
      None),
     ("explain_speed", [], {"measure": lambda *a: {"batch": "stub"}}, None),
     ("overrun", ["--presets", ""], {}, None),
-    ("mip_check", [str(_REPO / "instances" / "hand" / "split.yaml"),
-                   str(_REPO / "tests" / "data" / "plan_split.json"), "--claim", "12"], {}, None),
+    ("mip_check", [str(HAND_DIR / "split.yaml"),
+                   str(cli.REPO / "tests" / "data" / "plan_split.json"), "--claim", "12"], {}, None),
 ]
 
 
@@ -379,8 +377,8 @@ def test_mip_check_finds_a_good_plan_feasible_in_the_model_at_its_cost(tmp_path:
     ships one unit more than its line asks fails."""
     from benchmarks import mip_check
 
-    inst = str(_REPO / "instances" / "hand" / "split.yaml")
-    good = _REPO / "tests" / "data" / "plan_split.json"
+    inst = str(HAND_DIR / "split.yaml")
+    good = cli.REPO / "tests" / "data" / "plan_split.json"
     r = mip_check.check(inst, str(good))
     assert r["usable"] and r["rows_violated"] == 0 and r["columns_out_of_bounds"] == 0
     assert r["cost"] == pytest.approx(11.0) and r["model_objective"] == pytest.approx(11.0)
