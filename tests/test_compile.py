@@ -498,3 +498,33 @@ def test_network_pools_and_index() -> None:
     assert pools == want
     assert net.pool_index(net.pool_node, net.pool_sku).tolist() == list(range(net.n_pools))
     assert net.pool_index(np.array([0]), np.array([len(net.sku_ids)])).tolist() == [-1]
+
+
+@SETTINGS
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["A", "B", "C", "Z"]), st.integers(1, 5)),
+                         max_size=4), max_size=8),
+       st.data())
+def test_order_columns_read_every_line_whether_its_object_is_shared_or_not(
+        lines_per_order: list[list[tuple[str, int]]], data: st.DataObject) -> None:
+    """Lines that are one object in several orders (as validation shares them) and equal
+    lines that are distinct objects give the columns of a line-by-line reading."""
+    from router.instance import Line, Order, order_columns
+
+    shared: dict[tuple[str, int], Line] = {}
+    orders = []
+    for k, spec in enumerate(lines_per_order):
+        lines = []
+        for sku, qty in spec:
+            if data.draw(st.booleans()):
+                lines.append(shared.setdefault((sku, qty), Line(sku, qty)))
+            else:
+                lines.append(Line(sku, qty))
+        orders.append(Order(f"O{k}", 30.0, 120.0, tuple(lines)))
+    sku_ids = ("A", "B", "C")
+    cols = order_columns(orders, sku_ids)
+    flat = [ln for o in orders for ln in o.lines]
+    assert cols.line_sku.tolist() == [sku_ids.index(ln.sku) if ln.sku in sku_ids else -1
+                                      for ln in flat]
+    assert cols.line_qty.tolist() == [ln.qty for ln in flat]
+    assert cols.line_ptr.tolist() == np.cumsum([0] + [len(o.lines) for o in orders]).tolist()
+    assert cols.ids == tuple(o.id for o in orders)
