@@ -370,9 +370,11 @@ def _best(batch: Batch, o: Order, cands: Candidates, k: int,
     bound = np.where(cands.near[s:e], -math.inf, cands.bound[s:e])
     best: Alternative | None = None
     for j in np.argsort(bound, kind="stable").tolist():
-        limit = plan_cost if best is None or best.cost is None else best.cost
-        if bound[j] >= limit:
-            break
+        if best is None or best.cost is None:
+            if bound[j] >= plan_cost:  # cannot cost the order less than the plan
+                break
+        elif bound[j] > best.cost + 1e-9 * max(1.0, abs(best.cost)):
+            break  # dearer than the best; one that may cost the same could still win its tie
         alt = batch.whole_order(o, batch.node_list[int(cands.node[s + j])], plan_cost)
         if alt is not None and alt.cheaper and (best is None or by_cost(alt) < by_cost(best)):
             best = alt

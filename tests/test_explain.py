@@ -264,6 +264,28 @@ def test_listing_hides_only_what_could_not_cost_less(inst: Instance) -> None:
     assert sum(t.amount for t in d.forgone) == pytest.approx(saved)
 
 
+def test_digest_breaks_a_tie_of_two_cheaper_alternatives_as_the_explanation_does() -> None:
+    """Two nodes could each ship the order for 2.0 (its plan costs more): the explanation's
+    best is the first by cost, then node id (N0, held back by its unit capacity); the
+    digest, which stops at a bound, must still look at N0 after finding N1 at that cost."""
+    zones = [{"max_km": 20, "per_package": 1.0, "per_kg": 0.0}]
+    inst = Instance.from_dict({
+        "format": "router/instance-v1", "name": "tie", "unfilled_penalty": 5.0,
+        "shipping": {"zones": zones},
+        "skus": [{"id": "S0", "weight_kg": 0.0}, {"id": "S1", "weight_kg": 0.0}],
+        "nodes": [{"id": "N0", "kind": "warehouse", "lat": 30.0, "lon": 120.0,
+                   "max_units": 1, "inventory": {"S0": 2}},
+                  {"id": "N1", "kind": "warehouse", "lat": 30.0, "lon": 120.0,
+                   "safety_stock": 1, "inventory": {"S0": 1, "S1": 2}}],
+        "orders": [{"id": "O0", "lat": 30.0, "lon": 120.0,
+                    "lines": [{"sku": "S0", "qty": 2}, {"sku": "S1", "qty": 1}]}]})
+    plan = router.solve(inst, solver="greedy")
+    best = explain(inst, plan, prices=False).orders[0].best
+    assert best is not None and (best.node, best.cost) == ("N0", 2.0)
+    assert best.reason is WhyNot.NODE_UNITS
+    assert [(t.reason, t.count) for t in digest(inst, plan).forgone] == [(WhyNot.NODE_UNITS, 1)]
+
+
 def test_digest_of_a_sale_day_batch_matches_the_explanations() -> None:
     inst = router.load(Path(__file__).resolve().parent.parent / "instances" / "s.yaml")
     assert isinstance(inst, Instance)
