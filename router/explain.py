@@ -30,6 +30,7 @@ import numpy as np
 
 from router.alternatives import (
     BAR_CODES,
+    COST_TOL,
     REASON_TEXT,
     Alternative,
     Batch,
@@ -373,7 +374,7 @@ def _best(batch: Batch, o: Order, cands: Candidates, k: int,
         if best is None or best.cost is None:
             if bound[j] >= plan_cost:  # cannot cost the order less than the plan
                 break
-        elif bound[j] > best.cost + 1e-9 * max(1.0, abs(best.cost)):
+        elif bound[j] > best.cost + COST_TOL:
             break  # dearer than the best; one that may cost the same could still win its tie
         alt = batch.whole_order(o, batch.node_list[int(cands.node[s + j])], plan_cost)
         if alt is not None and alt.cheaper and (best is None or by_cost(alt) < by_cost(best)):
