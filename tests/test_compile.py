@@ -21,7 +21,7 @@ from router.compile import (
     segment_ptr,
 )
 from router.geo import haversine_km
-from router.instance import Instance
+from router.instance import Instance, Line, Order, order_columns
 from tests.conftest import HAND, assert_same_problem, base_dict, gap_path
 from tests.strategies import instance_dicts, instances
 
@@ -508,8 +508,6 @@ def test_order_columns_read_every_line_whether_its_object_is_shared_or_not(
         lines_per_order: list[list[tuple[str, int]]], data: st.DataObject) -> None:
     """Lines that are one object in several orders (as validation shares them) and equal
     lines that are distinct objects give the columns of a line-by-line reading."""
-    from router.instance import Line, Order, order_columns
-
     shared: dict[tuple[str, int], Line] = {}
     orders = []
     for k, spec in enumerate(lines_per_order):
