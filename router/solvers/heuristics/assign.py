@@ -102,7 +102,7 @@ def repair(M: Matrices, assign: np.ndarray, rng: np.random.Generator,
     (compiled) runs until the first feasible plan, or (numpy) shift and swap moves reduce the
     total overload (ties broken by cost), with a random kick whenever no move helps. Returns
     ``None`` if the overload cannot be removed in time (or ``max_iter`` moves)."""
-    start = _place_unassigned(M, assign)
+    start = place_unassigned(M, assign)
     if start is None:
         return None
     if jit.ENABLED:
@@ -351,7 +351,7 @@ class TabuParams(Params):
 TABU = TabuParams()
 
 
-def _place_unassigned(M: Matrices, assign: np.ndarray) -> np.ndarray | None:
+def place_unassigned(M: Matrices, assign: np.ndarray) -> np.ndarray | None:
     """Orders without a node go where the overload they add is least (then the cost)."""
     a = assign.copy()
     load = M.load(a)
