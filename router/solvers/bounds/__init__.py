@@ -6,6 +6,9 @@
   :func:`lagrangian_bound` is the entry point; :func:`evaluate` proves the bound of any
   prices.
 - :mod:`~router.solvers.bounds.oracle`: the per-order subproblem, solved exactly.
+- :mod:`~router.solvers.bounds.knapsack`: on assignment batches (GAP), the Lagrangian of the
+  "each order once" rows instead: one 0-1 knapsack per node, solved exactly; at least the LP
+  bound from the dual's prices, and often above it on tight batches.
 - :mod:`~router.solvers.bounds.lagrangian`: the ``lagrangian`` solver (priced plans).
 """
 

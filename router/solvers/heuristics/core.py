@@ -813,8 +813,8 @@ _TINY: dict[str, Any] = {
 
 
 def warm_up() -> None:
-    """Load the compiled loops of compilation, of the bidding rounds and of the tabu search
-    of assignment batches (compile them, the first time after an install) on tiny batches,
+    """Load the compiled loops of compilation, of the bidding rounds, and of the tabu search
+    and the knapsacks of assignment batches (compile them, the first time after an install) on tiny batches,
     so that no real batch pays for it. Runs
     once, when this module is imported (with :mod:`router`). Where numba fails, the numpy
     paths are used instead and the failure is logged."""
@@ -831,6 +831,9 @@ def warm_up() -> None:
         from router.solvers.heuristics import assign
 
         assign.warm_up()
+        from router.solvers.bounds import knapsack
+
+        knapsack.warm_up()
     except Exception:  # pragma: no cover  (a broken numba installation)
         log.warning("compiled loops unavailable; using the numpy paths", exc_info=True)
         jit.ENABLED = False

@@ -15,6 +15,10 @@ Stages, each within what is left of the budget:
 3. ``rounded``: the master's LP solution rounded, the orders it leaves fractional (and any
    that overload a row) routed again by the bidding rounds
    (:func:`router.solvers.bounds.primal.rounded_plan`; milliseconds).
+   On assignment batches (GAP) with whole resources, ``knapsack``: the knapsack Lagrangian
+   (:mod:`router.solvers.bounds.knapsack`: one 0-1 knapsack per node, solved exactly) climbed
+   from the dual's prices for up to ``knapsack_share`` of the time left: a bound at least
+   the LP's, often above it on tight batches (its plan competes where it fits).
 4. ``price-and-branch``: the restricted master as an integer program over the plans column
    generation met, starting from the incumbent (HiGHS in a child process killed at the
    deadline, :func:`router.solvers.bounds.primal.master_plan`), for up to ``ip_share`` of
@@ -68,7 +72,13 @@ from router.contract import (
 )
 from router.errors import SolverUnavailable
 from router.evaluate import objective, violations
-from router.solvers.bounds.dual import BoundResult, bound_stats_dict, isolated_bound
+from router.solvers.bounds import knapsack
+from router.solvers.bounds.dual import (
+    BoundResult,
+    bound_stats_dict,
+    integral_costs,
+    isolated_bound,
+)
 from router.solvers.bounds.primal import (
     Rows,
     best_plans,
@@ -146,6 +156,10 @@ class AutoParams(Params):
     min_stage_seconds: float = param(0.05, lo=0.0,
                                      doc="an exact stage is not started with less time left")
     default_work: int = param(800, lo=0, doc="work units when nothing limits the budget")
+    knapsack_share: float = param(0.05, lo=0.0, hi=1.0,
+                                  doc="assignment batches: of the time (and work) left after "
+                                      "the bound, for the knapsack Lagrangian (it stops "
+                                      "earlier once converged)")
 
 
 class Incumbent:
@@ -260,6 +274,29 @@ def dual_stage(p: Problem, run: Run, budget: Budget, inc: Incumbent, frac: float
     return res
 
 
+def knapsack_stage(p: Problem, params: AutoParams, budget: Budget, inc: Incumbent,
+                   res: BoundResult, work: _Work, stage: Any, extra: dict[str, Any]) -> None:
+    """Assignment batches with whole resources: the knapsack Lagrangian from the dual's
+    prices, within ``knapsack_share`` of ``budget``: its bound, and its plan where it fits."""
+    M = assign.Matrices(p)
+    if not knapsack.integral(M) or inc.x is None:
+        return
+    t = time.perf_counter()
+    share = budget.share(params.knapsack_share)
+    w_left = work.rest().work
+    if w_left is not None:
+        share = share.with_work(int(params.knapsack_share * w_left))
+    u0 = knapsack.lp_order_prices(M, res.prices.cap)
+    kr = knapsack.knapsack_bound(M, u0, inc.obj, share, integral_costs(p))
+    work.used += kr.iterations
+    inc.bound(kr.bound)
+    extra["knapsack"] = {"bound": kr.bound, "iterations": kr.iterations, "stop": kr.stop}
+    stage("knapsack", t, kr.iterations, f"{kr.stop}, {kr.iterations} evaluations")
+    start = kr.start
+    if start is not None and (start >= 0).all() and bool(np.all(M.load(start) <= M.cap + 1e-9)):
+        inc.offer(M.to_x(p, start), "knapsack")
+
+
 def ip_stage(p: Problem, run: Run, params: AutoParams, budget: Budget, inc: Incumbent,
              res: BoundResult, work: _Work, stage: Any, extra: dict[str, Any]) -> None:
     """Restricted master programs (price-and-branch) from the incumbent (module docstring)."""
@@ -366,6 +403,11 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
             return conclude("auto", p, run, None, infeasible=True, stats=SolverStats(
                 solve_seconds=time.perf_counter() - t0, stages=tuple(stages), extra=extra,
                 notes=("a line that must be filled has no feasible source",)))
+
+    # 3b. assignment batches: the knapsack Lagrangian (a bound at least the LP's)
+    if res is not None and math.isfinite(res.bound) and assign.is_assignment(p) \
+            and not inc.proven() and not budget.expired():
+        knapsack_stage(p, params, budget, inc, res, work, stage, extra)
 
     # 4. price-and-branch over the columns (not on assignment batches: there the columns
     # are single arcs, and the tabu search of the local search does better in the time)
