@@ -38,9 +38,10 @@ Lagrangian and MIP bounds); the status is ``optimal`` when the plan is within th
 gap asked for (``mip_gap``) of the bound, and ``auto`` stops there.
 
 Work budgets make a run repeatable exactly: one work unit is a round of column generation,
-a branch-and-bound node (restricted master or MIP) or a local-search move. The stages take
-shares of the work as they take shares of the time (``lagrangian_share_routing``,
-``ip_share``, ``mip_share``; local search the rest); without a time limit the restricted
+an evaluation of the knapsack Lagrangian, a branch-and-bound node (restricted master or MIP)
+or a local-search move. The stages take shares of the work as they take shares of the time
+(``lagrangian_share_routing``, ``knapsack_share``, ``ip_share``, ``mip_share``; local search
+the rest); without a time limit the restricted
 master is one program of at most ``ip_max_columns_untimed`` plans. Without any limit the
 effort is ``default_work`` units (the MIP only on batches of at most
 ``mip_line_arcs_untimed`` line-arcs). Under a time limit every stage also stops with the
@@ -352,11 +353,12 @@ def ip_stage(p: Problem, run: Run, params: AutoParams, budget: Budget, inc: Incu
 
 
 @register("auto", "the best plan found within the budget: greedy, the Lagrangian dual by "
-                  "column generation (a proven bound), its rounded plan and price-and-branch "
-                  "over its columns, MIP on small batches, local search (default)",
+                  "column generation (a proven bound; on assignment batches also the knapsack "
+                  "Lagrangian), its rounded plan and price-and-branch over its columns, MIP "
+                  "on small batches, local search (default)",
           "portfolio", params=AutoParams,
-          work_unit="a round of column generation, a branch-and-bound node or a local-search "
-                    "move")
+          work_unit="a round of column generation, an evaluation of the knapsack Lagrangian "
+                    "(assignment batches), a branch-and-bound node or a local-search move")
 def solve_auto(problem: Problem, run: Run) -> Outcome:
     t0 = time.perf_counter()
     p = problem
