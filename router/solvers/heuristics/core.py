@@ -814,10 +814,10 @@ _TINY: dict[str, Any] = {
 
 def warm_up() -> None:
     """Load the compiled loops of compilation, of the bidding rounds, and of the tabu search
-    and the knapsacks of assignment batches (compile them, the first time after an install) on tiny batches,
-    so that no real batch pays for it. Runs
-    once, when this module is imported (with :mod:`router`). Where numba fails, the numpy
-    paths are used instead and the failure is logged."""
+    and the knapsacks of assignment batches (compile them, the first time after an install)
+    on tiny batches, so that no real batch pays for it. Runs once, when this module is
+    imported (with :mod:`router`). Where numba fails, the numpy paths are used instead and
+    the failure is logged."""
     if not jit.ENABLED:
         return
     from router.compile import compile_problem
