@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -125,6 +126,11 @@ def test_the_climb_keeps_its_work_limit_and_repeats() -> None:
     b = knapsack.knapsack_bound(M, u0, 1e5, Budget.start(None, 7), True)
     assert a.iterations == 7 and a.stop == "iterations"
     assert a.bound == b.bound and np.array_equal(a.prices, b.prices)
+    stop = threading.Event()
+    stop.set()  # a cancelled run stops the climb, with or without a deadline
+    for limit in (None, 60.0):
+        c = knapsack.knapsack_bound(M, u0, 1e5, Budget.start(limit, 7, stop), True)
+        assert c.iterations == 0 and c.stop == "cancelled"
 
 
 def test_only_whole_resources_are_solved_over_the_capacity() -> None:

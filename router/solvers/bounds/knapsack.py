@@ -184,7 +184,7 @@ class KnapsackResult:
     """The best proven bound met (``-inf``: none), its order prices, the plan they suggest
     (one node per order, ``-1`` for none; not necessarily within capacity), evaluations
     made and why the climb stopped (``converged``, ``proven``, ``iterations``, ``deadline``,
-    ``too_large``)."""
+    ``cancelled``, ``too_large``)."""
 
     bound: float
     prices: np.ndarray
@@ -220,6 +220,9 @@ def knapsack_bound(M: Matrices, u0: np.ndarray, upper: float, budget: Budget,
     best_lb, best_u, best_take = -math.inf, u.copy(), None
     step, stall, it, stop = pr.step, 0, 0, "iterations"
     while it < limit:
+        if budget.cancelled():
+            stop = "cancelled"
+            break
         if budget.timed and budget.remaining() < est:
             stop = "deadline"
             break
