@@ -61,7 +61,7 @@ from router.distributed.executors import (
 from router.distributed.repair import repair
 from router.distributed.sharding import Shard, make_shards, shard_arrays, shard_orders
 from router.evaluate import objective, violations
-from router.solvers.bounds.dual import ROUNDING, integral_costs
+from router.solvers.bounds.dual import integral_costs, proven_bound
 from router.solvers.result import conclude
 
 log = logging.getLogger(__name__)
@@ -149,9 +149,7 @@ class Coordinator:
             return math.inf, [o[2] for o in out]
         priced = float(np.dot(lam, R.b))
         scale = sum(o[1] for o in out) + priced
-        lb = total - priced - ROUNDING * scale
-        if self.integral:
-            lb = float(math.ceil(lb))
+        lb = proven_bound(total - priced, scale, self.integral)
         use = [np.asarray(o[2], dtype=np.float64) for o in out]
         if lb > self.best_lb:
             self.best_lb, self.best_lam, self.best_use = lb, lam.copy(), use

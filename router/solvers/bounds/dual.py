@@ -190,6 +190,13 @@ def integral_costs(p: Problem) -> bool:
                 and np.all(pen == np.round(pen)))
 
 
+def proven_bound(raw: float, scale: float, integral: bool) -> float:
+    """The bound that a float sum ``raw`` of numbers of magnitude up to ``scale`` proves:
+    ``ROUNDING * scale`` below it, rounded up where every plan costs a whole number."""
+    lb = raw - ROUNDING * scale
+    return float(math.ceil(lb)) if integral else lb
+
+
 class Lagrangian:
     """The Lagrangian function of one problem: priced costs and proven values."""
 
@@ -241,10 +248,7 @@ class Lagrangian:
         raw = float(ans.value.sum()) - float(np.dot(lam, self.b))
         scale = (rounding_scale(self.oracle, rate, fixed) + float(np.dot(lam, self.b))
                  + float(np.abs(ans.value).sum()))
-        lb = raw - ROUNDING * scale
-        if self.integral:
-            lb = float(math.ceil(lb))
-        return lb, ans
+        return proven_bound(raw, scale, self.integral), ans
 
     def usage(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Load of every coupling row (R,) of a plan (units per line-arc, packages per arc)."""

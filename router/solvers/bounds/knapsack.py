@@ -9,7 +9,7 @@ with a price ``u_j`` per order leaves one 0-1 knapsack per node::
 
 and ``L(u)`` is a lower bound on the optimum for every ``u``. The knapsacks have integral
 resources, so they are solved exactly by dynamic programming over the capacity
-(:func:`knapsacks`, compiled, with a numpy twin); their relaxation over ``0 <= x <= 1`` is the
+(:meth:`Knapsacks.solve`, compiled, with a numpy twin); their relaxation over ``0 <= x <= 1`` is the
 LP's, so ``L(u)`` is at least the LP bound at the LP's order prices
 ``u_j = min_i (c_ij + lambda_i r_ij)`` (``lambda``: the capacity prices of the dual of
 :mod:`~router.solvers.bounds.dual`), and often above it on tight batches (types D and E).
@@ -31,7 +31,7 @@ import numpy as np
 from router import jit
 from router.contract import Budget, Params, param
 from router.jit import njit
-from router.solvers.bounds.dual import ROUNDING
+from router.solvers.bounds.dual import proven_bound
 from router.solvers.heuristics import assign as assign_mod
 from router.solvers.heuristics.assign import Matrices
 
@@ -173,10 +173,7 @@ class Knapsacks:
         fill = np.minimum(u, self.pen)
         raw = float(fill.sum()) - float(val.sum())
         scale = float(np.abs(fill).sum()) + float(np.abs(val).sum()) + 1.0
-        lb = raw - ROUNDING * scale
-        if integral_costs:
-            lb = float(math.ceil(lb))
-        return lb, take
+        return proven_bound(raw, scale, integral_costs), take
 
 
 @dataclass(frozen=True)
