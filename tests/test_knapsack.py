@@ -19,7 +19,8 @@ from router.io.read import parse_gap
 from router.solvers.bounds import knapsack
 from router.solvers.bounds.dual import integral_costs, lagrangian_bound
 from router.solvers.heuristics.assign import Matrices
-from tests.test_bounds import GAP_SAMPLE, gap_path
+from tests.conftest import gap_path
+from tests.test_bounds import GAP_SAMPLE
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

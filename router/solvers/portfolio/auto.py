@@ -275,18 +275,16 @@ def dual_stage(p: Problem, run: Run, budget: Budget, inc: Incumbent, frac: float
     return res
 
 
-def knapsack_stage(p: Problem, params: AutoParams, budget: Budget, inc: Incumbent,
-                   res: BoundResult, work: _Work, stage: Any, extra: dict[str, Any]) -> None:
+def knapsack_stage(p: Problem, params: AutoParams, inc: Incumbent, res: BoundResult,
+                   work: _Work, stage: Any, extra: dict[str, Any]) -> None:
     """Assignment batches with whole resources: the knapsack Lagrangian from the dual's
-    prices, within ``knapsack_share`` of ``budget``: its bound, and its plan where it fits."""
+    prices, within ``knapsack_share`` of what is left (time and work): its bound, and its
+    plan where it fits."""
     M = assign.Matrices(p)
     if not knapsack.integral(M) or inc.x is None:
         return
     t = time.perf_counter()
-    share = budget.share(params.knapsack_share)
-    w_left = work.rest().work
-    if w_left is not None:
-        share = share.with_work(int(params.knapsack_share * w_left))
+    share = work.rest().share(params.knapsack_share)
     u0 = knapsack.lp_order_prices(M, res.prices.cap)
     kr = knapsack.knapsack_bound(M, u0, inc.obj, share, integral_costs(p))
     work.used += kr.iterations
@@ -409,7 +407,7 @@ def solve_auto(problem: Problem, run: Run) -> Outcome:
     # 3b. assignment batches: the knapsack Lagrangian (a bound at least the LP's)
     if res is not None and math.isfinite(res.bound) and assign.is_assignment(p) \
             and not inc.proven() and not budget.expired():
-        knapsack_stage(p, params, budget, inc, res, work, stage, extra)
+        knapsack_stage(p, params, inc, res, work, stage, extra)
 
     # 4. price-and-branch over the columns (not on assignment batches: there the columns
     # are single arcs, and the tabu search of the local search does better in the time)
